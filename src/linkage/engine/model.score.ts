@@ -1,0 +1,188 @@
+// Fellegi-Sunter scoring of a record pair, with aliases, name swaps and TF adjustment.
+import {
+  FIELD_LEVELS, FIELD_NAMES, MISSING, compareDob, compareEmail, compareFirstName, compareIdentifiers,
+  compareLastName, compareLocality, comparePhone, compareSex, compareSsn, compareStreet, compareSuffix, swapName,
+  type FieldName,
+} from './field.compare';
+import { bitsToProbability, levelBits, probabilityToBits, type ModelParams } from './model.params';
+import { termFrequency, type TermFrequencies } from './tf.table';
+import type { NormalisedName, NormalisedRecord } from './record.types';
+
+export interface FieldContribution {
+  field: FieldName;
+  /** Level name, or 'missing' (neutral). */
+  level: string;
+  /** Evidence in bits (log2 of the likelihood ratio), TF adjustment included. */
+  bits: number;
+  /** e.g. 'tf -1.8 bits (garcia)', 'first/last swapped'. */
+  detail?: string;
+}
+
+export interface PairScore {
+  /** Total match weight in bits: prior bits + sum of field bits. */
+  weight: number;
+  /** Posterior match probability. */
+  probability: number;
+  priorBits: number;
+  fields: FieldContribution[];
+  /** Which alias produced the best name / DOB agreement, when not the primary values. */
+  alias?: string;
+}
+
+/** Level indices per field, in FIELD_NAMES order (MISSING = -1). Used by EM. */
+export type LevelVector = number[];
+
+interface NameChoice {
+  first: number;
+  last: number;
+  bits: number;
+  firstTf: number;
+  lastTf: number;
+  swapped: boolean;
+  a: NormalisedName;
+  b: NormalisedName;
+}
+
+function tfAdjust(model: ModelParams, field: 'firstName' | 'lastName', value: string, tf?: TermFrequencies): number {
+  if (!tf || !model.tf.enabled) return 0;
+  const t = tf[field];
+  if (t.total < model.tf.minTotal || !value) return 0;
+  const p = Math.max(termFrequency(t, value), model.tf.minFrequency);
+  const u = model.fields[field].u[0];
+  const adj = Math.log2(u / p);
+  const cap = model.tf.maxAdjustmentBits;
+  return Math.max(-cap, Math.min(cap, adj));
+}
+
+function bitsOf(model: ModelParams, f: FieldName, level: number): number {
+  return level === MISSING ? 0 : levelBits(model.fields[f], level);
+}
+
+function chooseNames(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord, tf?: TermFrequencies): NameChoice | null {
+  let best: NameChoice | null = null;
+  for (const na of a.names) {
+    for (const nb of b.names) {
+      const orientations: [NormalisedName, boolean][] = [[nb, false]];
+      const first = compareFirstName(na, nb);
+      const last = compareLastName(na, nb);
+      if (first !== 0 || last !== 0) orientations.push([swapName(nb), true]);
+      for (const [ob, swapped] of orientations) {
+        const fl = swapped ? compareFirstName(na, ob) : first;
+        const ll = swapped ? compareLastName(na, ob) : last;
+        const firstTf = fl === 0 ? tfAdjust(model, 'firstName', na.first, tf) : 0;
+        const lastTf = ll === 0 ? tfAdjust(model, 'lastName', na.last, tf) : 0;
+        const bits =
+          bitsOf(model, 'firstName', fl) + bitsOf(model, 'lastName', ll) + firstTf + lastTf - (swapped ? model.swapPenaltyBits : 0);
+        if (!best || bits > best.bits) best = { first: fl, last: ll, bits, firstTf, lastTf, swapped, a: na, b: ob };
+      }
+    }
+  }
+  return best;
+}
+
+interface DobChoice {
+  level: number;
+  aSource: string;
+  bSource: string;
+}
+
+function chooseDob(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord): DobChoice | null {
+  let best: DobChoice | null = null;
+  let bestBits = -Infinity;
+  for (const da of a.dobs) {
+    for (const db of b.dobs) {
+      const level = compareDob(da, db);
+      const bits = bitsOf(model, 'dob', level);
+      if (bits > bestBits) {
+        bestBits = bits;
+        best = { level, aSource: da.source, bSource: db.source };
+      }
+    }
+  }
+  return best;
+}
+
+interface Compared {
+  levels: LevelVector;
+  tfBits: Partial<Record<FieldName, number>>;
+  swapped: boolean;
+  alias?: string;
+}
+
+function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord, tf?: TermFrequencies): Compared {
+  const names = chooseNames(model, a, b, tf);
+  const dob = chooseDob(model, a, b);
+  const levels: Record<FieldName, number> = {
+    firstName: names?.first ?? MISSING,
+    lastName: names?.last ?? MISSING,
+    suffix: compareSuffix(a, b),
+    dob: dob?.level ?? MISSING,
+    sex: compareSex(a, b),
+    ssn: compareSsn(a, b),
+    phone: comparePhone(a, b),
+    email: compareEmail(a, b),
+    street: compareStreet(a, b),
+    locality: compareLocality(a, b),
+    identifiers: compareIdentifiers(a, b),
+  };
+  const aliasParts: string[] = [];
+  if (names && (names.a.source !== 'primary' || names.b.source !== 'primary')) {
+    aliasParts.push(`name: ${names.a.source} ~ ${names.b.source}`);
+  }
+  if (dob && (dob.aSource !== 'primary' || dob.bSource !== 'primary')) aliasParts.push(`dob: ${dob.aSource} ~ ${dob.bSource}`);
+  return {
+    levels: FIELD_NAMES.map((f) => levels[f]),
+    tfBits: { firstName: names?.firstTf ?? 0, lastName: names?.lastTf ?? 0 },
+    swapped: names?.swapped ?? false,
+    alias: aliasParts.length ? aliasParts.join('; ') : undefined,
+  };
+}
+
+/** Level vector for EM (names/DOB variants chosen with `model`, no TF). */
+export function comparisonVector(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord): LevelVector {
+  return compareAll(model, a, b).levels;
+}
+
+export function scorePair(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord, tf?: TermFrequencies): PairScore {
+  const c = compareAll(model, a, b, tf);
+  const priorBits = probabilityToBits(model.prior);
+  let weight = priorBits;
+  const fields: FieldContribution[] = FIELD_NAMES.map((f, i) => {
+    const level = c.levels[i];
+    const tfBits = c.tfBits[f] ?? 0;
+    let bits = bitsOf(model, f, level) + tfBits;
+    const details: string[] = [];
+    if (tfBits) details.push(`tf ${tfBits > 0 ? '+' : ''}${tfBits.toFixed(2)} bits`);
+    if (c.swapped && f === 'firstName') {
+      bits -= model.swapPenaltyBits;
+      details.push(`first/last swapped (-${model.swapPenaltyBits} bits)`);
+    }
+    if (c.swapped && f === 'lastName') details.push('first/last swapped');
+    weight += bits;
+    const out: FieldContribution = { field: f, level: level === MISSING ? 'missing' : FIELD_LEVELS[f][level], bits };
+    if (details.length) out.detail = details.join('; ');
+    return out;
+  });
+  const score: PairScore = { weight, probability: bitsToProbability(weight), priorBits, fields };
+  if (c.alias) score.alias = c.alias;
+  return score;
+}
+
+export interface Explanation extends PairScore {
+  /** Human-readable lines, one per field with evidence, for stewards. */
+  lines: string[];
+}
+
+/** scorePair plus readable lines; bits of prior + fields sum to `weight`. */
+export function explain(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord, tf?: TermFrequencies): Explanation {
+  const s = scorePair(model, a, b, tf);
+  const fmt = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
+  const lines = [`prior ${fmt(s.priorBits)} bits`];
+  for (const f of s.fields) {
+    if (f.level === 'missing') continue;
+    lines.push(`${f.field}: ${f.level} ${fmt(f.bits)} bits${f.detail ? ` (${f.detail})` : ''}`);
+  }
+  if (s.alias) lines.push(`alias used: ${s.alias}`);
+  lines.push(`total ${fmt(s.weight)} bits, probability ${s.probability.toFixed(4)}`);
+  return { ...s, lines };
+}

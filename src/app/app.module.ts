@@ -1,0 +1,26 @@
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { ConfigModule } from '../config/config.module';
+import { DatabaseModule } from '../database/database.module';
+import { HealthModule } from '../health/health.module';
+import { IngestHttpModule } from '../ingest/ingest-http.module';
+import { IngestWorkerModule } from '../ingest/ingest-worker.module';
+import { IngestModule } from '../ingest/ingest.module';
+import { PartnersModule } from '../partners/partners.module';
+import { QueueModule } from '../queue/queue.module';
+import { LoggerModule } from './logger.module';
+
+export type ProcessRole = 'api' | 'worker' | 'all' | 'cli';
+
+const HTTP: Type[] = [HealthModule, IngestHttpModule];
+const WORKER: Type[] = [IngestWorkerModule];
+
+/** One codebase, three processes: the role picks which modules load. */
+@Module({})
+export class AppModule {
+  static forRole(role: ProcessRole): DynamicModule {
+    const features: Type[] = [PartnersModule, IngestModule];
+    if (role === 'api' || role === 'all') features.push(...HTTP);
+    if (role === 'worker' || role === 'all') features.push(...WORKER);
+    return { module: AppModule, imports: [ConfigModule, LoggerModule, DatabaseModule, QueueModule, ...features] };
+  }
+}

@@ -1,0 +1,69 @@
+import { Logger as NestLogger, type INestApplication, type INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { AppConfig, ConfigError, loadConfig } from '../config/app.config';
+import { DomainErrorFilter } from '../errors/domain-error.filter';
+import { AppModule, type ProcessRole } from './app.module';
+import { preflight, PreflightError } from './preflight';
+
+/** Body-parser failures become the same JSON error shape as everything else. */
+function bodyErrors(err: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction): void {
+  if (err?.type === 'entity.too.large') {
+    res.status(413).json({ statusCode: 413, error: 'payload_too_large', message: 'request body is larger than the limit' });
+  } else if (err?.type === 'entity.parse.failed') {
+    res.status(400).json({ statusCode: 400, error: 'malformed_json', message: 'request body is not valid JSON' });
+  } else if (err?.status && err.status >= 400 && err.status < 500) {
+    res.status(err.status).json({ statusCode: err.status, error: 'bad_request', message: 'request body could not be read' });
+  } else next(err);
+}
+
+export function configureHttp(app: NestExpressApplication, cfg: AppConfig): void {
+  app.use(helmet());
+  app.use(express.json({ limit: cfg.BODY_LIMIT }));
+  app.use(bodyErrors);
+  app.useGlobalFilters(new DomainErrorFilter());
+  const doc = new DocumentBuilder()
+    .setTitle('Familiar Faces')
+    .setDescription('Event ingest, linkage and the familiar-faces list for county justice and health coalitions.')
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Partner source API key' }, 'source-key')
+    .build();
+  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc));
+}
+
+export async function createHttpApp(role: 'api' | 'all'): Promise<NestExpressApplication> {
+  const cfg = loadConfig();
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRole(role), { bufferLogs: true, bodyParser: false });
+  app.useLogger(app.get(Logger));
+  configureHttp(app, cfg);
+  app.enableShutdownHooks();
+  return app;
+}
+
+export async function createWorkerContext(): Promise<INestApplicationContext> {
+  const app = await NestFactory.createApplicationContext(AppModule.forRole('worker'), { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  return app;
+}
+
+/** Runs a process entry point; configuration and reachability problems end it with one line. */
+export function runMain(role: ProcessRole | 'migrate', fn: (cfg: AppConfig) => Promise<INestApplication | INestApplicationContext | void>): void {
+  const go = async (): Promise<void> => {
+    const cfg = loadConfig();
+    if (role !== 'migrate') await preflight(cfg);
+    await fn(cfg);
+  };
+  go().catch((err: unknown) => {
+    if (err instanceof ConfigError || err instanceof PreflightError) {
+      process.stderr.write(`familiar-faces ${role}: ${err.message}\n`);
+    } else {
+      new NestLogger('main').error(err instanceof Error ? (err.stack ?? err.name) : 'start-up failed');
+    }
+    process.exit(1);
+  });
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Command, Option } from 'commander';
+import { AppModule } from './app/app.module';
+import { checkPostgres, checkRedis, PreflightError } from './app/preflight';
+import { ConfigError, loadConfig } from './config/app.config';
+import { migrate } from './database/data-source';
+import { DomainError } from './errors/domain.error';
+import { IngestStatusService } from './ingest/ingest-status.service';
+import { PartnersService } from './partners/partners.service';
+import type { INestApplicationContext } from '@nestjs/common';
+
+/** Output helper: --json prints one JSON document as the last line; otherwise a readable form. */
+function print(value: unknown, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(value)}\n`);
+  else process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
+}
+
+async function withApp<T>(fn: (app: INestApplicationContext) => Promise<T>, needsRedis = false): Promise<T> {
+  const cfg = loadConfig();
+  await checkPostgres(cfg);
+  if (needsRedis) await checkRedis(cfg);
+  const app = await NestFactory.createApplicationContext(AppModule.forRole('cli'), { logger: ['error'] });
+  try {
+    return await fn(app);
+  } finally {
+    await app.close();
+  }
+}
+
+export function buildCli(): Command {
+  const program = new Command('familiar-faces').description('Familiar Faces admin, import and export commands').showHelpAfterError();
+
+  program
+    .command('migrate')
+    .description('apply pending migrations to DATABASE_URL, creating the database when missing')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const ran = await migrate(loadConfig());
+      print(o.json ? { applied: ran } : ran.length ? `applied: ${ran.join(', ')}` : 'database is up to date', !!o.json);
+    });
+
+  const sources = program.command('sources').description('partner source systems and their API keys');
+  sources
+    .command('create')
+    .description('register a source (and its agency if new); prints its API key once')
+    .requiredOption('--code <code>', 'source code, e.g. county-jail')
+    .requiredOption('--name <name>', 'display name')
+    .addOption(new Option('--kind <kind>', 'agency kind').choices(['court', 'jail', 'provider', 'other']).makeOptionMandatory())
+    .option('--agency <code>', 'agency code (default: the source code)')
+    .option('--agency-name <name>', 'agency display name when the agency is new')
+    .option('--part2', 'the agency is a 42 CFR Part 2 program')
+    .option('--json', 'print JSON')
+    .action(async (o: { code: string; name: string; kind: string; agency?: string; agencyName?: string; part2?: boolean; json?: boolean }) => {
+      const res = await withApp((app) =>
+        app.get(PartnersService).createSource({ code: o.code, name: o.name, kind: o.kind, agency: o.agency, agencyName: o.agencyName, part2: o.part2 }),
+      );
+      if (!o.json) process.stderr.write('Store this key now: it is shown once and kept only as a digest.\n');
+      print(res, !!o.json);
+    });
+  sources
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => print(await withApp((app) => app.get(PartnersService).listSources()), !!o.json));
+  sources
+    .command('rotate-key <code>')
+    .description('issue a new key; current keys keep working for KEY_ROTATION_GRACE_HOURS')
+    .option('--json', 'print JSON')
+    .action(async (code: string, o: { json?: boolean }) => print(await withApp((app) => app.get(PartnersService).rotateKey(code)), !!o.json));
+  sources
+    .command('disable <code>')
+    .description('refuse every key of this source from now on (403)')
+    .option('--json', 'print JSON')
+    .action(async (code: string, o: { json?: boolean }) => print(await withApp((app) => app.get(PartnersService).disableSource(code)), !!o.json));
+
+  const agencies = program.command('agencies').description('partner agencies');
+  agencies
+    .command('update <code>')
+    .description('change an agency flag')
+    .option('--part2', 'mark as a 42 CFR Part 2 program')
+    .option('--no-part2', 'clear the Part 2 flag')
+    .option('--json', 'print JSON')
+    .action(async (code: string, o: { part2?: boolean; json?: boolean }) => {
+      if (o.part2 === undefined) throw new CliUsageError('agencies update: give --part2 or --no-part2');
+      print(await withApp((app) => app.get(PartnersService).setAgencyPart2(code, o.part2!)), !!o.json);
+    });
+
+  const ingest = program.command('ingest').description('the event pipeline');
+  ingest
+    .command('status')
+    .description('received, processed, pending, failed and dead-lettered events, overall and per source')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => print(await withApp((app) => app.get(IngestStatusService).status()), !!o.json));
+  ingest
+    .command('retry')
+    .description('re-queue dead-lettered events after the cause is fixed')
+    .option('--source <code>', 'only this source')
+    .option('--json', 'print JSON')
+    .action(async (o: { source?: string; json?: boolean }) =>
+      print(await withApp((app) => app.get(IngestStatusService).retryDeadLettered(o.source), true), !!o.json),
+    );
+
+  return program;
+}
+
+class CliUsageError extends Error {}
+
+export async function runCli(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof DomainError) {
+      const details = err.details?.map((d) => `${d.path}: ${d.message}`).join('; ');
+      process.stderr.write(`error: ${err.message}${details ? ` (${details})` : ''}\n`);
+    } else if (err instanceof ConfigError || err instanceof PreflightError || err instanceof CliUsageError) {
+      process.stderr.write(`error: ${err.message}\n`);
+    } else {
+      process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) {
+  void runCli(process.argv);
+}

@@ -1,0 +1,113 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIn, IsInt, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+
+/** Every setting the processes read, validated once at boot. */
+export class AppConfig {
+  @IsString()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/familiar_faces';
+
+  @IsString()
+  @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// URL' })
+  REDIS_URL = 'redis://127.0.0.1:6379';
+
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'QUEUE_PREFIX must be 1-64 letters, digits, _ or -' })
+  QUEUE_PREFIX = 'ff';
+
+  @Transform(toInt)
+  @IsInt({ message: 'PORT must be an integer' })
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+  })
+  LOG_LEVEL = 'info';
+
+  @IsIn(['development', 'production', 'test'], { message: 'NODE_ENV must be development, production or test' })
+  NODE_ENV = 'development';
+
+  /** Largest accepted request body; a 1000-event batch with full subjects is ~1.5 MB. */
+  @IsString()
+  @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT must look like 5mb' })
+  BODY_LIMIT = '5mb';
+
+  /** Concurrent jobs per worker process. */
+  @Transform(toInt)
+  @IsInt({ message: 'WORKER_CONCURRENCY must be an integer' })
+  @Min(1)
+  @Max(256)
+  WORKER_CONCURRENCY = 32;
+
+  /** Attempts before an event is dead-lettered. */
+  @Transform(toInt)
+  @IsInt({ message: 'INGEST_ATTEMPTS must be an integer' })
+  @Min(1)
+  @Max(50)
+  INGEST_ATTEMPTS = 5;
+
+  /** First retry delay; later ones double. */
+  @Transform(toInt)
+  @IsInt({ message: 'INGEST_BACKOFF_MS must be an integer' })
+  @Min(0)
+  INGEST_BACKOFF_MS = 1000;
+
+  /** Accepted events still unapplied after this long are enqueued again. */
+  @Transform(toInt)
+  @IsInt({ message: 'REDRIVE_GRACE_MS must be an integer' })
+  @Min(0)
+  REDRIVE_GRACE_MS = 60_000;
+
+  @Transform(toInt)
+  @IsInt({ message: 'REDRIVE_INTERVAL_MS must be an integer' })
+  @Min(100)
+  REDRIVE_INTERVAL_MS = 30_000;
+
+  /** How long a rotated-out API key keeps working. */
+  @Transform(toInt)
+  @IsInt({ message: 'KEY_ROTATION_GRACE_HOURS must be an integer' })
+  @Min(0)
+  KEY_ROTATION_GRACE_HOURS = 24;
+
+  @Transform(toInt)
+  @IsInt({ message: 'DB_POOL_SIZE must be an integer' })
+  @Min(1)
+  @Max(200)
+  DB_POOL_SIZE = 20;
+}
+
+export class ConfigError extends Error {}
+
+const SETTINGS = Object.keys(new AppConfig()) as (keyof AppConfig)[];
+
+/** Builds the config from an environment; throws one message naming every bad setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const raw: Record<string, string> = {};
+  for (const key of SETTINGS) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const cfg = plainToInstance(AppConfig, raw);
+  const errors = validateSync(cfg, { whitelist: false });
+  if (errors.length > 0) {
+    const parts = errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `${m} (got ${JSON.stringify(raw[e.property] ?? '')})`));
+    throw new ConfigError(`invalid configuration: ${parts.join('; ')}`);
+  }
+  return cfg;
+}
+
+/** A URL with its password replaced, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

@@ -1,0 +1,135 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Queue } from 'bullmq';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app.config';
+import { checkEvent, contentHash, type FieldIssue, type ValidEvent } from './event.contract';
+import { applyJobId, INGEST_QUEUE, type ApplyJobData } from './ingest.queue';
+
+export type EventStatus = 'accepted' | 'duplicate' | 'rejected';
+
+export interface EventResult {
+  eventId: string | null;
+  status: EventStatus;
+  errors: FieldIssue[];
+  warnings: FieldIssue[];
+}
+
+interface Candidate {
+  index: number;
+  event: ValidEvent;
+  raw: unknown;
+  hash: Buffer;
+}
+
+/** Accepts events into the durable inbox, then queues them. */
+@Injectable()
+export class InboxService {
+  private readonly log = new Logger(InboxService.name);
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @InjectQueue(INGEST_QUEUE) private readonly queue: Queue<ApplyJobData>,
+    private readonly cfg: AppConfig,
+  ) {}
+
+  /**
+   * Commits every valid event before returning; each result is in request order.
+   * A failed enqueue is not an error for the caller: the re-drive picks the row up.
+   */
+  async accept(sourceId: string, rawEvents: unknown[]): Promise<EventResult[]> {
+    const results: EventResult[] = new Array<EventResult>(rawEvents.length);
+    const firstInBatch = new Map<string, Candidate>();
+    const candidates: Candidate[] = [];
+
+    rawEvents.forEach((raw, index) => {
+      const r = checkEvent(raw);
+      if (!r.ok) {
+        results[index] = { eventId: r.eventId ?? null, status: 'rejected', errors: r.errors, warnings: [] };
+        return;
+      }
+      const hash = contentHash(raw);
+      const earlier = firstInBatch.get(r.event.eventId);
+      if (earlier) {
+        results[index] = earlier.hash.equals(hash)
+          ? { eventId: r.event.eventId, status: 'duplicate', errors: [], warnings: r.warnings }
+          : conflict(r.event.eventId);
+        return;
+      }
+      const c = { index, event: r.event, raw, hash };
+      firstInBatch.set(r.event.eventId, c);
+      candidates.push(c);
+      results[index] = { eventId: r.event.eventId, status: 'accepted', errors: [], warnings: r.warnings };
+    });
+
+    const inserted: { id: string; event_id: string }[] = [];
+    if (candidates.length > 0) {
+      await this.db.transaction(async (em) => {
+        const rows: { id: string; event_id: string }[] = await em.query(
+          `INSERT INTO inbox_event (source_id, event_id, type, record_id, occurred_at, payload, content_hash)
+           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::bytea[])
+           ON CONFLICT ON CONSTRAINT inbox_event_source_event_uq DO NOTHING
+           RETURNING id, event_id`,
+          [
+            sourceId,
+            candidates.map((c) => c.event.eventId),
+            candidates.map((c) => c.event.type),
+            candidates.map((c) => c.event.subject.recordId),
+            candidates.map((c) => c.event.occurredAt),
+            candidates.map((c) => JSON.stringify(c.raw)),
+            candidates.map((c) => c.hash),
+          ],
+        );
+        inserted.push(...rows);
+        if (rows.length === candidates.length) return;
+        const fresh = new Set(rows.map((r) => r.event_id));
+        const seen = candidates.filter((c) => !fresh.has(c.event.eventId));
+        const existing: { event_id: string; content_hash: Buffer }[] = await em.query(
+          `SELECT event_id, content_hash FROM inbox_event WHERE source_id = $1 AND event_id = ANY($2::text[])`,
+          [sourceId, seen.map((c) => c.event.eventId)],
+        );
+        const hashes = new Map(existing.map((e) => [e.event_id, e.content_hash]));
+        for (const c of seen) {
+          const prior = hashes.get(c.event.eventId);
+          results[c.index] = prior?.equals(c.hash)
+            ? { ...results[c.index], status: 'duplicate' }
+            : conflict(c.event.eventId);
+        }
+      });
+    }
+    await this.enqueue(inserted.map((r) => r.id));
+    return results;
+  }
+
+  async enqueue(inboxIds: string[]): Promise<void> {
+    if (inboxIds.length === 0) return;
+    try {
+      await this.queue.addBulk(
+        inboxIds.map((id) => ({
+          name: 'apply',
+          data: { inboxId: id },
+          opts: {
+            jobId: applyJobId(id),
+            attempts: this.cfg.INGEST_ATTEMPTS,
+            backoff: { type: 'exponential', delay: this.cfg.INGEST_BACKOFF_MS },
+            removeOnComplete: { count: 10_000 },
+            removeOnFail: false,
+          },
+        })),
+      );
+    } catch (err) {
+      // The events are committed; the re-drive will enqueue them once Redis answers.
+      this.log.warn({ count: inboxIds.length, err: err instanceof Error ? err.message : String(err) }, 'enqueue failed; left for re-drive');
+    }
+  }
+}
+
+function conflict(eventId: string): EventResult {
+  return {
+    eventId,
+    status: 'rejected',
+    errors: [{ path: 'eventId', message: `eventId ${JSON.stringify(eventId)} was already accepted from this source with different content` }],
+    warnings: [],
+  };
+}

@@ -1,0 +1,78 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Queue } from 'bullmq';
+import { DataSource } from 'typeorm';
+import { NotFoundError } from '../errors/domain.error';
+import { InboxService } from './inbox.service';
+import { applyJobId, INGEST_QUEUE, type ApplyJobData } from './ingest.queue';
+
+export interface IngestCounts {
+  received: number;
+  processed: number;
+  pending: number;
+  failed: number;
+  deadLettered: number;
+}
+export interface IngestStatus extends IngestCounts {
+  sources: Record<string, IngestCounts>;
+}
+
+@Injectable()
+export class IngestStatusService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @InjectQueue(INGEST_QUEUE) private readonly queue: Queue<ApplyJobData>,
+    private readonly inbox: InboxService,
+  ) {}
+
+  /** pending: accepted, not yet applied, not dead-lettered; failed: pending whose last attempt failed. */
+  async status(): Promise<IngestStatus> {
+    const rows: { code: string; received: string; processed: string; pending: string; failed: string; dead: string }[] = await this.db.query(
+      `SELECT s.code,
+              count(e.id) AS received,
+              count(e.applied_at) AS processed,
+              count(e.id) FILTER (WHERE e.applied_at IS NULL AND e.dead_lettered_at IS NULL) AS pending,
+              count(e.id) FILTER (WHERE e.applied_at IS NULL AND e.dead_lettered_at IS NULL AND e.attempts > 0) AS failed,
+              count(e.dead_lettered_at) AS dead
+         FROM source s LEFT JOIN inbox_event e ON e.source_id = s.id
+        GROUP BY s.code ORDER BY s.code`,
+    );
+    const total: IngestStatus = { received: 0, processed: 0, pending: 0, failed: 0, deadLettered: 0, sources: {} };
+    for (const r of rows) {
+      const c: IngestCounts = {
+        received: Number(r.received), processed: Number(r.processed), pending: Number(r.pending),
+        failed: Number(r.failed), deadLettered: Number(r.dead),
+      };
+      total.sources[r.code] = c;
+      total.received += c.received;
+      total.processed += c.processed;
+      total.pending += c.pending;
+      total.failed += c.failed;
+      total.deadLettered += c.deadLettered;
+    }
+    return total;
+  }
+
+  /** Re-queues dead-lettered events (all, or one source's) after the cause was fixed. */
+  async retryDeadLettered(sourceCode?: string): Promise<{ requeued: number }> {
+    if (sourceCode) {
+      const found: unknown[] = await this.db.query(`SELECT 1 FROM source WHERE code = $1`, [sourceCode]);
+      if (found.length === 0) throw new NotFoundError(`source ${sourceCode} not found`);
+    }
+    const rows: { id: string }[] = await this.db.query(
+      `UPDATE inbox_event e SET dead_lettered_at = NULL, attempts = 0
+         FROM source s
+        WHERE s.id = e.source_id AND e.dead_lettered_at IS NOT NULL AND e.applied_at IS NULL
+          AND ($1::text IS NULL OR s.code = $1)
+       RETURNING e.id`,
+      [sourceCode ?? null],
+    );
+    for (const r of rows) {
+      const job = await this.queue.getJob(applyJobId(r.id));
+      if (job) await job.remove();
+    }
+    await this.inbox.enqueue(rows.map((r) => r.id));
+    return { requeued: rows.length };
+  }
+}

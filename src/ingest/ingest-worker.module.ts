@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { IngestModule } from './ingest.module';
+import { IngestProcessor } from './ingest.processor';
+import { RedriveService } from './redrive.service';
+
+/** The BullMQ processors: present only in worker processes. */
+@Module({ imports: [IngestModule], providers: [IngestProcessor, RedriveService], exports: [RedriveService] })
+export class IngestWorkerModule {}

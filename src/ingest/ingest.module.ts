@@ -1,0 +1,15 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
+import { PartnersModule } from '../partners/partners.module';
+import { EventApplyService } from './event-apply.service';
+import { InboxService } from './inbox.service';
+import { IngestStatusService } from './ingest-status.service';
+import { INGEST_QUEUE } from './ingest.queue';
+
+/** Ingest services shared by the api, worker and cli processes. */
+@Module({
+  imports: [PartnersModule, BullModule.registerQueue({ name: INGEST_QUEUE })],
+  providers: [InboxService, EventApplyService, IngestStatusService],
+  exports: [InboxService, EventApplyService, IngestStatusService],
+})
+export class IngestModule {}

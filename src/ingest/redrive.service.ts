@@ -1,0 +1,65 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app.config';
+import { InboxService } from './inbox.service';
+
+const REDRIVE_LOCK = 'ingest:redrive';
+const BATCH = 5000;
+
+/**
+ * Re-enqueues accepted events that are still unapplied after the grace period
+ * (Redis flushed, crash between commit and enqueue). A timer in each worker rather than
+ * a BullMQ repeatable job, because a Redis flush would erase the repeatable job too.
+ */
+@Injectable()
+export class RedriveService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger(RedriveService.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly inbox: InboxService,
+    private readonly cfg: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.redrive()
+        .catch((err: unknown) => this.log.error({ err: err instanceof Error ? err.name : 'unknown' }, 're-drive failed'))
+        .finally(() => (this.running = undefined));
+    }, this.cfg.REDRIVE_INTERVAL_MS);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One pass; only one worker at a time does it. Returns how many rows it queued. */
+  async redrive(graceMs: number = this.cfg.REDRIVE_GRACE_MS): Promise<number> {
+    return this.db.transaction(async (em) => {
+      const [{ locked }]: { locked: boolean }[] = await em.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked`, [REDRIVE_LOCK]);
+      if (!locked) return 0;
+      let total = 0;
+      let after = '0';
+      for (;;) {
+        const rows: { id: string }[] = await em.query(
+          `SELECT id FROM inbox_event
+            WHERE applied_at IS NULL AND dead_lettered_at IS NULL
+              AND received_at < now() - make_interval(secs => $1::double precision / 1000) AND id > $2
+            ORDER BY id LIMIT ${BATCH}`,
+          [graceMs, after],
+        );
+        if (rows.length === 0) break;
+        await this.inbox.enqueue(rows.map((r) => r.id));
+        total += rows.length;
+        after = rows[rows.length - 1].id;
+      }
+      if (total > 0) this.log.log({ count: total }, 're-drove unapplied events');
+      return total;
+    });
+  }
+}

@@ -9,6 +9,7 @@ import { migrate } from './database/data-source';
 import { DomainError } from './errors/domain.error';
 import { IngestStatusService } from './ingest/ingest-status.service';
 import { PartnersService } from './partners/partners.service';
+import { LocalIssuerService, parseTtl } from './access/local-issuer.service';
 import type { INestApplicationContext } from '@nestjs/common';
 
 /** Output helper: --json prints one JSON document as the last line; otherwise a readable form. */
@@ -100,6 +101,24 @@ export function buildCli(): Command {
     .action(async (o: { source?: string; json?: boolean }) =>
       print(await withApp((app) => app.get(IngestStatusService).retryDeadLettered(o.source), true), !!o.json),
     );
+
+  const users = program.command('users').description('people who use the service');
+  users
+    .command('token')
+    .description('mint a token from the built-in issuer (demos and tests; refused in production unless LOCAL_ISSUER=true)')
+    .requiredOption('--sub <id>', 'user id')
+    .requiredOption('--agency <code>', 'agency code')
+    .requiredOption('--role <role...>', 'one or more roles')
+    .option('--ttl <ttl>', 'lifetime, e.g. 15m, 2h', '15m')
+    .option('--json', 'print JSON')
+    .action(async (o: { sub: string; agency: string; role: string[]; ttl: string; json?: boolean }) => {
+      const ttlSeconds = parseTtl(o.ttl);
+      const token = await withApp(async (app) => {
+        await app.get(PartnersService).agencyIdByCode(o.agency);
+        return app.get(LocalIssuerService).mint({ sub: o.sub, agency: o.agency, roles: o.role, ttlSeconds });
+      });
+      print(o.json ? { token, expiresIn: ttlSeconds } : token, !!o.json);
+    });
 
   return program;
 }

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { AccessModule } from '../access/access.module';
 import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../database/database.module';
 import { HealthModule } from '../health/health.module';
@@ -18,7 +19,7 @@ const WORKER: Type[] = [IngestWorkerModule];
 @Module({})
 export class AppModule {
   static forRole(role: ProcessRole): DynamicModule {
-    const features: Type[] = [PartnersModule, IngestModule];
+    const features: Type[] = [PartnersModule, AccessModule, IngestModule];
     if (role === 'api' || role === 'all') features.push(...HTTP);
     if (role === 'worker' || role === 'all') features.push(...WORKER);
     return { module: AppModule, imports: [ConfigModule, LoggerModule, DatabaseModule, QueueModule, ...features] };

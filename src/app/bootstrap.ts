@@ -31,6 +31,7 @@ export function configureHttp(app: NestExpressApplication, cfg: AppConfig): void
     .setDescription('Event ingest, linkage and the familiar-faces list for county justice and health coalitions.')
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Partner source API key' }, 'source-key')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A person: OIDC token (or the local issuer in demos)' }, 'user-token')
     .build();
   SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc));
 }

@@ -1,5 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Length, Matches, Max, Min, validateSync } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -74,6 +74,24 @@ export class AppConfig {
   @Min(0)
   KEY_ROTATION_GRACE_HOURS = 24;
 
+  /** OIDC: the coalition identity provider's JWKS URL, issuer and audience (RS256/ES256). */
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] }, { message: 'OIDC_JWKS_URL must be an http(s) URL' })
+  OIDC_JWKS_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  OIDC_ISSUER?: string;
+
+  @IsString()
+  @Length(1, 200, { message: 'OIDC_AUDIENCE must be 1-200 characters' })
+  OIDC_AUDIENCE = 'familiar-faces';
+
+  /** The built-in issuer for demos and tests; refused in production unless set explicitly. */
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'LOCAL_ISSUER must be true or false' })
+  LOCAL_ISSUER?: 'true' | 'false';
+
   @Transform(toInt)
   @IsInt({ message: 'DB_POOL_SIZE must be an integer' })
   @Min(1)
@@ -94,11 +112,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const cfg = plainToInstance(AppConfig, raw);
   const errors = validateSync(cfg, { whitelist: false });
+  if (cfg.NODE_ENV === 'production' && cfg.LOCAL_ISSUER === undefined && !cfg.OIDC_JWKS_URL) {
+    throw new ConfigError('invalid configuration: OIDC_JWKS_URL is required when NODE_ENV=production (or set LOCAL_ISSUER=true explicitly)');
+  }
   if (errors.length > 0) {
     const parts = errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `${m} (got ${JSON.stringify(raw[e.property] ?? '')})`));
     throw new ConfigError(`invalid configuration: ${parts.join('; ')}`);
   }
   return cfg;
+}
+
+/** Whether this process may mint and accept tokens from the built-in issuer. */
+export function localIssuerEnabled(cfg: AppConfig): boolean {
+  if (cfg.LOCAL_ISSUER !== undefined) return cfg.LOCAL_ISSUER === 'true';
+  return cfg.NODE_ENV !== 'production';
 }
 
 /** A URL with its password replaced, for messages. */

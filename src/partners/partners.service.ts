@@ -133,6 +133,12 @@ export class PartnersService {
     return { sourceId: row.source_id, sourceCode: row.source_code, agencyId: row.agency_id, agencyCode: row.agency_code };
   }
 
+  async agencyIdByCode(code: string): Promise<string> {
+    const a = await this.db.getRepository(Agency).findOneBy({ code });
+    if (!a) throw new NotFoundError(`agency ${code} not found`);
+    return a.id;
+  }
+
   async sourceIdByCode(code: string): Promise<string> {
     const s = await this.db.getRepository(Source).findOneBy({ code });
     if (!s) throw new NotFoundError(`source ${code} not found`);

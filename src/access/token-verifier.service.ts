@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app.config';
+import { UnauthenticatedError } from '../errors/domain.error';
+import { LOCAL_ISSUER, LocalIssuerService } from './local-issuer.service';
+import { ROLES, type Principal, type Role } from './roles';
+
+const ALGORITHMS = ['RS256', 'ES256'];
+
+/** Verifies people's bearer tokens: signature (RS256/ES256), issuer, audience, expiry, known agency. */
+@Injectable()
+export class TokenVerifierService {
+  private readonly remote?: JWTVerifyGetKey;
+  private localSet?: Promise<JWTVerifyGetKey>;
+
+  constructor(
+    private readonly cfg: AppConfig,
+    private readonly local: LocalIssuerService,
+    @InjectDataSource() private readonly db: DataSource,
+  ) {
+    if (cfg.OIDC_JWKS_URL) this.remote = createRemoteJWKSet(new URL(cfg.OIDC_JWKS_URL));
+  }
+
+  private localKeys(): Promise<JWTVerifyGetKey> {
+    this.localSet ??= this.local.publicJwk().then((jwk) => createLocalJWKSet({ keys: [jwk] }));
+    return this.localSet;
+  }
+
+  async verify(token: string | undefined): Promise<Principal> {
+    if (!token) throw new UnauthenticatedError('missing bearer token');
+    let payload: JWTPayload;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (!header.alg || !ALGORITHMS.includes(header.alg)) throw new UnauthenticatedError('token must be signed with RS256 or ES256');
+      const useLocal = this.local.enabled() && (await this.isLocal(token));
+      const keys = useLocal ? await this.localKeys() : this.remote;
+      if (!keys) throw new UnauthenticatedError('token issuer is not trusted');
+      const res = await jwtVerify(token, keys, {
+        algorithms: ALGORITHMS,
+        issuer: useLocal ? LOCAL_ISSUER : this.cfg.OIDC_ISSUER,
+        audience: this.cfg.OIDC_AUDIENCE,
+        requiredClaims: ['sub', 'exp'],
+      });
+      payload = res.payload;
+    } catch (err) {
+      if (err instanceof UnauthenticatedError) throw err;
+      // jose's messages name the failed check (expired, signature, audience) without data.
+      throw new UnauthenticatedError(`invalid token: ${err instanceof Error ? err.message : 'unreadable'}`);
+    }
+    const agency = payload.agency;
+    const roles = payload.roles;
+    if (typeof agency !== 'string' || !agency) throw new UnauthenticatedError('token has no agency claim');
+    if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => (ROLES as readonly unknown[]).includes(r)))
+      throw new UnauthenticatedError(`token roles must be among ${ROLES.join(', ')}`);
+    const rows: { id: string }[] = await this.db.query(`SELECT id FROM agency WHERE code = $1`, [agency]);
+    if (!rows[0]) throw new UnauthenticatedError(`unknown agency ${agency}`);
+    return { sub: payload.sub!, agency, agencyId: rows[0].id, roles: roles as Role[] };
+  }
+
+  private async isLocal(token: string): Promise<boolean> {
+    const [, body] = token.split('.');
+    try {
+      const claims = JSON.parse(Buffer.from(body ?? '', 'base64url').toString('utf8')) as { iss?: unknown };
+      return claims.iss === LOCAL_ISSUER;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -28,7 +28,8 @@ function flatten(errors: ValidationError[], prefix = ''): FieldIssue[] {
     const path = prefix ? `${prefix}.${e.property}` : e.property;
     for (const [rule, msg] of Object.entries(e.constraints ?? {})) {
       // class-validator names the leaf only; give the full path instead.
-      out.push({ path, message: rule === 'whitelistValidation' ? `${path} is not a known field` : msg.replace(new RegExp(`^${e.property}\\b`), path) });
+      // First mention only, so "each value in eventIds ..." also gets the full path.
+      out.push({ path, message: rule === 'whitelistValidation' ? `${path} is not a known field` : msg.replace(new RegExp(`\\b${e.property}\\b`), path) });
     }
     if (e.children?.length) out.push(...flatten(e.children, path));
   }
@@ -53,13 +54,15 @@ export function checkEvent(raw: unknown): ContractResult {
   const errors = flatten(validateSync(dto, VALIDATE));
 
   const type = dto.type;
-  const detailsCls = typeof type === 'string' ? DETAILS_BY_TYPE[type] : undefined;
+  // Own keys only: a type such as "toString" must not reach Object.prototype.
+  const detailsCls = typeof type === 'string' && Object.hasOwn(DETAILS_BY_TYPE, type) ? DETAILS_BY_TYPE[type] : undefined;
   let details: Record<string, unknown> = {};
   if (detailsCls) {
     const rawDetails = rawObj.details ?? {};
     if (typeof rawDetails === 'object' && rawDetails !== null && !Array.isArray(rawDetails)) {
       const d = plainToInstance(detailsCls, rawDetails) as Record<string, unknown>;
-      errors.push(...flatten(validateSync(d, VALIDATE), 'details'));
+      // The class is known; forbidUnknownValues would reject a details class without fields (record_corrected).
+      errors.push(...flatten(validateSync(d, { ...VALIDATE, forbidUnknownValues: false }), 'details'));
       details = d;
       if (type === 'consent_signed' && typeof d.signedAt === 'string' && typeof d.expiresAt === 'string' && Date.parse(d.expiresAt) <= Date.parse(d.signedAt)) {
         errors.push({ path: 'details.expiresAt', message: 'details.expiresAt must be after details.signedAt' });

@@ -19,7 +19,8 @@ export type NeedCategory = (typeof NEED_CATEGORIES)[number];
 
 export const REFERRAL_STATUSES = ['open', 'accepted', 'declined', 'completed', 'closed'] as const;
 const FUTURE_SLACK_MS = 24 * 3600_000;
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+// Field ranges checked here: Date.parse rolls 2026-02-30 over to March instead of failing.
+const ISO_WITH_ZONE = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
 function isRealDate(s: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
@@ -46,7 +47,8 @@ export function IsZonedTimestamp(maxFutureMs: number | null, opts?: ValidationOp
       name: 'isZonedTimestamp', target: target.constructor, propertyName, options: opts,
       validator: {
         validate: (v: unknown) => {
-          if (typeof v !== 'string' || !ISO_WITH_ZONE.test(v)) return false;
+          const m = typeof v === 'string' ? ISO_WITH_ZONE.exec(v) : null;
+          if (typeof v !== 'string' || !m || !isRealDate(m[1])) return false;
           const t = Date.parse(v);
           return !Number.isNaN(t) && (maxFutureMs === null || t <= Date.now() + maxFutureMs);
         },
@@ -91,7 +93,7 @@ export class SubjectDto {
   @IsOptional() @IsString() @Matches(/^(\d{3}-?\d{2}-?\d{4})$/, { message: 'ssn must be 9 digits, dashes allowed' }) ssn?: string;
   @IsOptional() @IsString() @Matches(/^[0-9+().\- ]{7,32}$/, { message: 'phone must be 7-32 digits and separators' }) phone?: string;
   @IsOptional() @IsEmail({}, { message: 'email must be an email address' }) @Length(3, 254) email?: string;
-  @IsOptional() @ValidateNested() @Type(() => AddressDto) address?: AddressDto;
+  @IsOptional() @IsObject({ message: 'address must be an object' }) @ValidateNested() @Type(() => AddressDto) address?: AddressDto;
   @IsOptional() @IsArray() @ArrayMaxSize(20) @ValidateNested({ each: true }) @Type(() => AliasDto) aliases?: AliasDto[];
   @IsOptional() @IsArray() @ArrayMaxSize(20) @ValidateNested({ each: true }) @Type(() => IdentifierDto) identifiers?: IdentifierDto[];
 }
@@ -103,7 +105,7 @@ export class EventDto {
   @IsIn(EVENT_TYPES, { message: `type must be one of ${EVENT_TYPES.join(', ')}` }) type!: EventType;
   /** ISO-8601 with zone, at most 24 h in the future. */
   @IsZonedTimestamp(FUTURE_SLACK_MS) occurredAt!: string;
-  @ValidateNested() @Type(() => SubjectDto) subject!: SubjectDto;
+  @IsObject({ message: 'subject must be an object' }) @ValidateNested() @Type(() => SubjectDto) subject!: SubjectDto;
   /** Per type; see docs/events.md. */
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
   @IsOptional() @IsObject() details?: Record<string, unknown>;

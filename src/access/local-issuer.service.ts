@@ -5,7 +5,7 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { DataSource } from 'typeorm';
 import { AppConfig, localIssuerEnabled } from '../config/app.config';
 import { ForbiddenError, ValidationFailedError } from '../errors/domain.error';
-import { ROLES, type Role } from './roles';
+import { ROLES } from './roles';
 
 export const LOCAL_ISSUER = 'urn:familiar-faces:local-issuer';
 const ALG = 'ES256';
@@ -67,7 +67,7 @@ export class LocalIssuerService {
       throw new ValidationFailedError('invalid ttl', [{ path: 'ttl', message: 'ttl must be between 1s and 24h' }]);
     const k = await this.getKey();
     const key = await importJWK(k.private_jwk, ALG);
-    return new SignJWT({ agency: input.agency, roles: input.roles as Role[] })
+    return new SignJWT({ agency: input.agency, roles: input.roles })
       .setProtectedHeader({ alg: ALG, kid: k.kid, typ: 'JWT' })
       .setSubject(input.sub)
       .setIssuer(LOCAL_ISSUER)

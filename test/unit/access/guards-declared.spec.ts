@@ -21,6 +21,7 @@ describe('every controller method declares its guard', () => {
   });
 
   it.each(files)('%s', (file) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- controllers are discovered at run time
     const mod = require(file) as Record<string, unknown>;
     const controllers = Object.values(mod).filter((v): v is Ctor => typeof v === 'function' && Reflect.hasMetadata('path', v));
     expect(controllers.length).toBeGreaterThan(0);

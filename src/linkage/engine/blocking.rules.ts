@@ -21,6 +21,10 @@ function years(r: NormalisedRecord): string[] {
   return [...new Set(r.dobs.map((d) => d.digits.slice(0, 4)))];
 }
 
+function namePhons(r: NormalisedRecord): string[] {
+  return [...new Set(r.names.flatMap((n) => [n.firstPhon, n.lastPhon]).filter(Boolean))];
+}
+
 function localities(r: NormalisedRecord): string[] {
   return [r.postcode, r.city].filter(Boolean);
 }
@@ -28,14 +32,9 @@ function localities(r: NormalisedRecord): string[] {
 export const BLOCKING_RULES: readonly BlockingRule[] = [
   { name: 'dob', description: 'exact date of birth', keys: (r) => fullDobs(r) },
   {
-    name: 'lpy',
-    description: 'phonetic surname + birth year',
-    keys: (r) => r.names.flatMap((n) => (n.lastPhon ? years(r).map((y) => `${n.lastPhon}:${y}`) : [])),
-  },
-  {
-    name: 'fpy',
-    description: 'phonetic first name + birth year',
-    keys: (r) => r.names.flatMap((n) => (n.firstPhon ? years(r).map((y) => `${n.firstPhon}:${y}`) : [])),
+    name: 'npy',
+    description: 'phonetic code of first name or surname + birth year (either order, so swaps still meet)',
+    keys: (r) => namePhons(r).flatMap((p) => years(r).map((y) => `${p}:${y}`)),
   },
   {
     name: 'iym',
@@ -67,14 +66,9 @@ export const BLOCKING_RULES: readonly BlockingRule[] = [
   { name: 'em', description: 'e-mail address', keys: (r) => (r.email.includes('@') ? [r.email] : []) },
   { name: 'id', description: 'identifier, per system', keys: (r) => r.ids },
   {
-    name: 'lpl',
-    description: 'phonetic surname + postcode or city (records without DOB)',
-    keys: (r) => localities(r).flatMap((l) => r.names.flatMap((n) => (n.lastPhon ? [`${n.lastPhon}:${l}`] : []))),
-  },
-  {
-    name: 'fpl',
-    description: 'phonetic first name + postcode or city (surname changed or missing)',
-    keys: (r) => localities(r).flatMap((l) => r.names.flatMap((n) => (n.firstPhon ? [`${n.firstPhon}:${l}`] : []))),
+    name: 'npl',
+    description: 'phonetic code of first name or surname + postcode or city (records without DOB)',
+    keys: (r) => localities(r).flatMap((l) => namePhons(r).map((p) => `${p}:${l}`)),
   },
   { name: 'st', description: 'street line (shelters excluded)', keys: (r) => (r.street.length >= 6 ? [r.street] : []) },
 ];

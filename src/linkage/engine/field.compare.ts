@@ -15,8 +15,8 @@ export const FIELD_LEVELS = {
   ssn: ['exact', 'one_digit', 'transposed', 'last4', 'different'],
   phone: ['exact', 'last7', 'different'],
   email: ['exact', 'fuzzy', 'different'],
-  street: ['exact', 'fuzzy', 'different'],
-  locality: ['postcode_city', 'postcode', 'city', 'different'],
+  // One field for the whole address: street and locality are correlated, so they must not both count.
+  address: ['street_exact', 'street_fuzzy', 'postcode_city', 'postcode', 'city', 'different'],
   identifiers: ['exact', 'near', 'different'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -32,6 +32,16 @@ function typo(a: string, b: string): boolean {
   return isAdjacentTransposition(a, b) || levenshtein(a, b) <= 1;
 }
 
+function sortedLetters(s: string): string {
+  return [...s].sort().join('');
+}
+
+/** Same letters in another order, give or take one (keying scrambles such as 'lmeai' ~ 'amelia'). */
+function scrambled(a: string, b: string): boolean {
+  if (Math.min(a.length, b.length) < 4) return false;
+  return levenshtein(sortedLetters(a), sortedLetters(b)) <= 1;
+}
+
 export function compareFirstName(a: NormalisedName, b: NormalisedName): number {
   if (!a.first || !b.first) return MISSING;
   if (a.first === b.first || (a.firstFull === b.firstFull && a.firstFull.length > 1)) return 0;
@@ -39,7 +49,7 @@ export function compareFirstName(a: NormalisedName, b: NormalisedName): number {
   if (typo(a.first, b.first)) return 2;
   const jw = jaroWinkler(a.first, b.first);
   if (jw >= JW_HIGH) return 3;
-  if ((a.firstPhon && a.firstPhon === b.firstPhon) || jw >= JW_MID) return 4;
+  if ((a.firstPhon && a.firstPhon === b.firstPhon) || jw >= JW_MID || scrambled(a.firstFull, b.firstFull)) return 4;
   if (a.middle.includes(b.first) || b.middle.includes(a.first)) return 5;
   if ((a.first.length === 1 || b.first.length === 1) && a.first[0] === b.first[0]) return 5;
   return 6;
@@ -130,22 +140,20 @@ export function compareEmail(a: NormalisedRecord, b: NormalisedRecord): number {
   return 2;
 }
 
-export function compareStreet(a: NormalisedRecord, b: NormalisedRecord): number {
-  if (!a.street || !b.street) return MISSING;
-  if (a.street === b.street) return 0;
-  return jaroWinkler(a.street, b.street) >= 0.9 ? 1 : 2;
-}
-
-export function compareLocality(a: NormalisedRecord, b: NormalisedRecord): number {
+export function compareAddress(a: NormalisedRecord, b: NormalisedRecord): number {
+  if (a.street && b.street) {
+    if (a.street === b.street) return 0;
+    if (jaroWinkler(a.street, b.street) >= 0.9) return 1;
+  }
   const hasPc = !!a.postcode && !!b.postcode;
   const hasCity = !!a.city && !!b.city;
-  if (!hasPc && !hasCity) return MISSING;
+  if (!hasPc && !hasCity) return a.street && b.street ? 5 : MISSING;
   const pc = hasPc && a.postcode === b.postcode;
   const city = hasCity && (a.city === b.city || jaroWinkler(a.city, b.city) >= 0.9);
-  if (pc && city) return 0;
-  if (pc) return 1;
-  if (city) return 2;
-  return 3;
+  if (pc && city) return 2;
+  if (pc) return 3;
+  if (city) return 4;
+  return 5;
 }
 
 export function compareIdentifiers(a: NormalisedRecord, b: NormalisedRecord): number {

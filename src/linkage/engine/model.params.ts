@@ -22,6 +22,13 @@ export interface ModelParams {
   thresholds: { upper: number; lower: number };
   /** Bits subtracted when names only agree with first and last swapped. */
   swapPenaltyBits: number;
+  /**
+   * Identity-conflict patterns (twins: same surname and DOB, different first name; Jr/Sr:
+   * different suffix or same name with DOBs a generation apart). Conditional independence
+   * over-counts shared household evidence there, so the pair is capped at `capProbability`
+   * (inside the review band) instead of auto-linking.
+   */
+  conflicts: { enabled: boolean; capProbability: number; generationYears: number };
   /** Term-frequency adjustment of exact name matches. */
   tf: { enabled: boolean; minFrequency: number; minTotal: number; maxAdjustmentBits: number };
   training?: {
@@ -52,8 +59,7 @@ const DEFAULT_MU: Record<FieldName, { m: number[]; u: number[] }> = {
   ssn: { m: [0.9, 0.03, 0.01, 0.03, 0.03], u: [0.0000002, 0.000002, 0.0000002, 0.0001, 0.9998976] },
   phone: { m: [0.6, 0.05, 0.35], u: [0.0001, 0.0001, 0.9998] },
   email: { m: [0.7, 0.1, 0.2], u: [0.0001, 0.0005, 0.9994] },
-  street: { m: [0.6, 0.15, 0.25], u: [0.0005, 0.001, 0.9985] },
-  locality: { m: [0.6, 0.1, 0.1, 0.2], u: [0.01, 0.005, 0.03, 0.955] },
+  address: { m: [0.45, 0.1, 0.1, 0.05, 0.05, 0.25], u: [0.0002, 0.0003, 0.01, 0.005, 0.03, 0.9545] },
   identifiers: { m: [0.94, 0.03, 0.03], u: [0.000001, 0.00001, 0.999989] },
 };
 
@@ -71,6 +77,7 @@ export function defaultModel(): ModelParams {
     fields,
     thresholds: { ...DEFAULT_THRESHOLDS },
     swapPenaltyBits: 2,
+    conflicts: { enabled: true, capProbability: 0.5, generationYears: 12 },
     tf: { enabled: true, minFrequency: 1e-5, minTotal: 1000, maxAdjustmentBits: 6 },
   };
 }

@@ -1,7 +1,7 @@
 // Fellegi-Sunter scoring of a record pair, with aliases, name swaps and TF adjustment.
 import {
   FIELD_LEVELS, FIELD_NAMES, MISSING, compareDob, compareEmail, compareFirstName, compareIdentifiers,
-  compareLastName, compareLocality, comparePhone, compareSex, compareSsn, compareStreet, compareSuffix, swapName,
+  compareAddress, compareLastName, comparePhone, compareSex, compareSsn, compareSuffix, swapName,
   type FieldName,
 } from './field.compare';
 import { bitsToProbability, levelBits, probabilityToBits, type ModelParams } from './model.params';
@@ -9,7 +9,8 @@ import { termFrequency, type TermFrequencies } from './tf.table';
 import type { NormalisedName, NormalisedRecord } from './record.types';
 
 export interface FieldContribution {
-  field: FieldName;
+  /** A model field, or 'conflict' when an identity-conflict cap applied. */
+  field: FieldName | 'conflict';
   /** Level name, or 'missing' (neutral). */
   level: string;
   /** Evidence in bits (log2 of the likelihood ratio), TF adjustment included. */
@@ -62,18 +63,19 @@ function chooseNames(model: ModelParams, a: NormalisedRecord, b: NormalisedRecor
   let best: NameChoice | null = null;
   for (const na of a.names) {
     for (const nb of b.names) {
-      const orientations: [NormalisedName, boolean][] = [[nb, false]];
+      const orientations: [NormalisedName, NormalisedName, boolean][] = [[na, nb, false]];
       const first = compareFirstName(na, nb);
       const last = compareLastName(na, nb);
-      if (first !== 0 || last !== 0) orientations.push([swapName(nb), true]);
-      for (const [ob, swapped] of orientations) {
-        const fl = swapped ? compareFirstName(na, ob) : first;
-        const ll = swapped ? compareLastName(na, ob) : last;
-        const firstTf = fl === 0 ? tfAdjust(model, 'firstName', na.first, tf) : 0;
-        const lastTf = ll === 0 ? tfAdjust(model, 'lastName', na.last, tf) : 0;
+      // Both swap labellings, so score(a, b) === score(b, a).
+      if (first !== 0 || last !== 0) orientations.push([na, swapName(nb), true], [swapName(na), nb, true]);
+      for (const [oa, ob, swapped] of orientations) {
+        const fl = swapped ? compareFirstName(oa, ob) : first;
+        const ll = swapped ? compareLastName(oa, ob) : last;
+        const firstTf = fl === 0 ? tfAdjust(model, 'firstName', oa.first, tf) : 0;
+        const lastTf = ll === 0 ? tfAdjust(model, 'lastName', oa.last, tf) : 0;
         const bits =
           bitsOf(model, 'firstName', fl) + bitsOf(model, 'lastName', ll) + firstTf + lastTf - (swapped ? model.swapPenaltyBits : 0);
-        if (!best || bits > best.bits) best = { first: fl, last: ll, bits, firstTf, lastTf, swapped, a: na, b: ob };
+        if (!best || bits > best.bits) best = { first: fl, last: ll, bits, firstTf, lastTf, swapped, a: oa, b: ob };
       }
     }
   }
@@ -104,6 +106,7 @@ function chooseDob(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord)
 
 interface Compared {
   levels: LevelVector;
+  conflict?: 'possible_twin' | 'different_generation';
   tfBits: Partial<Record<FieldName, number>>;
   swapped: boolean;
   alias?: string;
@@ -121,10 +124,21 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
     ssn: compareSsn(a, b),
     phone: comparePhone(a, b),
     email: compareEmail(a, b),
-    street: compareStreet(a, b),
-    locality: compareLocality(a, b),
+    address: compareAddress(a, b),
     identifiers: compareIdentifiers(a, b),
   };
+  let conflict: Compared['conflict'];
+  // An exact SSN or a (near-)exact identifier overrides the patterns: twins and Jr/Sr do not
+  // share those. Near SSNs do not override: twins often have consecutive SSNs.
+  if (model.conflicts.enabled && levels.ssn !== 0 && (levels.identifiers === MISSING || levels.identifiers > 1)) {
+    const n = names;
+    if (levels.suffix === 1) conflict = 'different_generation';
+    else if (n && !n.swapped && levels.firstName === 6 && levels.lastName === 0 && levels.dob === 0) conflict = 'possible_twin';
+    else if (n && levels.firstName === 0 && levels.lastName === 0 && levels.dob === 5 && dob) {
+      const gap = Math.abs(+dobYear(a, dob.aSource) - +dobYear(b, dob.bSource));
+      if (gap >= model.conflicts.generationYears) conflict = 'different_generation';
+    }
+  }
   const aliasParts: string[] = [];
   if (names && (names.a.source !== 'primary' || names.b.source !== 'primary')) {
     aliasParts.push(`name: ${names.a.source} ~ ${names.b.source}`);
@@ -135,7 +149,12 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
     tfBits: { firstName: names?.firstTf ?? 0, lastName: names?.lastTf ?? 0 },
     swapped: names?.swapped ?? false,
     alias: aliasParts.length ? aliasParts.join('; ') : undefined,
+    conflict,
   };
+}
+
+function dobYear(r: NormalisedRecord, source: string): string {
+  return (r.dobs.find((d) => d.source === source) ?? r.dobs[0]).digits.slice(0, 4);
 }
 
 /** Level vector for EM (names/DOB variants chosen with `model`, no TF). */
@@ -163,6 +182,13 @@ export function scorePair(model: ModelParams, a: NormalisedRecord, b: Normalised
     if (details.length) out.detail = details.join('; ');
     return out;
   });
+  if (c.conflict) {
+    const capBits = probabilityToBits(model.conflicts.capProbability);
+    if (weight > capBits) {
+      fields.push({ field: 'conflict', level: c.conflict, bits: capBits - weight, detail: `capped at probability ${model.conflicts.capProbability} for review` });
+      weight = capBits;
+    }
+  }
   const score: PairScore = { weight, probability: bitsToProbability(weight), priorBits, fields };
   if (c.alias) score.alias = c.alias;
   return score;

@@ -15,6 +15,7 @@ export async function checkPostgres(cfg: AppConfig, requireMigrated = true): Pro
     await client.connect();
   } catch (err) {
     const e = err as { code?: string; message?: string };
+    if (e.code === '3D000' && !requireMigrated) return; // migrate creates it
     if (e.code === '3D000') throw new PreflightError(`PostgreSQL at ${redactUrl(cfg.DATABASE_URL)} has no such database: run 'npm run migrate' to create it`);
     throw new PreflightError(`cannot reach PostgreSQL at ${redactUrl(cfg.DATABASE_URL)} (${e.code ?? e.message ?? 'error'}): ${HOW}`);
   }

@@ -9,6 +9,9 @@ import { createHttpApp, createWorkerContext } from '../../src/app/bootstrap';
 import { PartnersService } from '../../src/partners/partners.service';
 import { RUN_ID_VAR, serverUrl, templateDb, testDbPrefix } from './run-env';
 
+const ORIGINAL_ENV: NodeJS.ProcessEnv = { ...process.env };
+let appliedEnvKeys = new Set<string>();
+
 export interface StackOptions {
   /** Extra settings (env names from AppConfig). */
   env?: Record<string, string>;
@@ -65,7 +68,13 @@ export class TestStack {
     return stack;
   }
 
+  /** Config is read from process.env at start-up; undo what another stack of this file set. */
   private applyEnv(): void {
+    for (const k of appliedEnvKeys) {
+      if (ORIGINAL_ENV[k] === undefined) delete process.env[k];
+      else process.env[k] = ORIGINAL_ENV[k];
+    }
+    appliedEnvKeys = new Set(Object.keys(this.env));
     Object.assign(process.env, this.env);
   }
 
@@ -79,6 +88,7 @@ export class TestStack {
   async startWorker(env: Record<string, string> = {}): Promise<INestApplicationContext> {
     this.applyEnv();
     Object.assign(process.env, env);
+    for (const k of Object.keys(env)) appliedEnvKeys.add(k);
     const w = await createWorkerContext();
     await w.init();
     this.workers.push(w);

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config/app.config';
 import { migrate } from './database/data-source';
 import { DomainError } from './errors/domain.error';
 import { IngestStatusService } from './ingest/ingest-status.service';
+import { registerImportCommand } from './ingest/import/import.command';
 import { PartnersService } from './partners/partners.service';
 import { LocalIssuerService, parseTtl } from './access/local-issuer.service';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -120,6 +121,7 @@ export function buildCli(): Command {
       print(o.json ? { token, expiresIn: ttlSeconds } : token, !!o.json);
     });
 
+  registerImportCommand(program);
   return program;
 }
 

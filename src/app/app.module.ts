@@ -6,6 +6,7 @@ import { HealthModule } from '../health/health.module';
 import { IngestHttpModule } from '../ingest/ingest-http.module';
 import { IngestWorkerModule } from '../ingest/ingest-worker.module';
 import { IngestModule } from '../ingest/ingest.module';
+import { ImportModule } from '../ingest/import/import.module';
 import { PartnersModule } from '../partners/partners.module';
 import { QueueModule } from '../queue/queue.module';
 import { LoggerModule } from './logger.module';
@@ -22,6 +23,7 @@ export class AppModule {
     const features: Type[] = [PartnersModule, AccessModule, IngestModule];
     if (role === 'api' || role === 'all') features.push(...HTTP);
     if (role === 'worker' || role === 'all') features.push(...WORKER);
+    if (role === 'cli') features.push(ImportModule);
     return { module: AppModule, imports: [ConfigModule, LoggerModule, DatabaseModule, QueueModule, ...features] };
   }
 }

@@ -54,7 +54,7 @@ function readNdjson(file: string): FileRowSource {
 
     const finish = (buf: Buffer): FileRow | null => {
       line += 1;
-      if (tooLong) {
+      if (tooLong || buf.length > MAX_ROW_BYTES) {
         tooLong = false;
         return { line, eventId: null, errors: [{ path: '', message: `line is longer than ${MAX_ROW_BYTES} bytes` }] };
       }

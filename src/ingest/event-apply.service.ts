@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { checkEvent, contentHash } from './event.contract';
 
 export interface AppliedEvent {
@@ -10,38 +10,69 @@ export interface AppliedEvent {
   demographicsChanged: boolean;
 }
 
-interface InboxRow {
-  id: string;
+interface ApplyRow {
   source_id: string;
   record_id: string;
   payload: unknown;
   applied_at: Date | null;
+  rec_id: string | null;
+  demographics_hash: Buffer | null;
+  demographics_as_of: Date | null;
+  version: number | null;
 }
+
+const INBOX_ID = /^[1-9]\d{0,18}$/;
 
 /**
  * Applies one inbox event: upserts the source record (latest demographics by occurredAt,
  * every version kept) and appends the typed event. Idempotent: an applied row is skipped.
+ *
+ * Four round trips per event (BEGIN+lock, read, one combined write, COMMIT): the worker's
+ * throughput is bounded by round trips, not by PostgreSQL's work.
  */
 @Injectable()
 export class EventApplyService {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async apply(inboxId: string): Promise<AppliedEvent | null> {
-    return this.db.transaction((em) => this.applyIn(em, inboxId));
+    const id = String(inboxId);
+    // Inlined into the one simple-protocol statement below, so it must be a plain integer.
+    if (!INBOX_ID.test(id)) throw new Error(`inbox event id ${JSON.stringify(id).slice(0, 40)} is not an integer`);
+    const qr = this.db.createQueryRunner();
+    try {
+      // Serialises all work on one source record across workers; released at commit. The lock is
+      // taken before anything is read, so the reads below see whatever the previous holder committed.
+      await qr.query(
+        `BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('rec:' || source_id || ':' || record_id, 0)) FROM inbox_event WHERE id = ${id}`,
+      );
+      let res: AppliedEvent | null;
+      try {
+        res = await this.applyIn(qr, id);
+      } catch (err) {
+        await qr.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+      await qr.query('COMMIT');
+      return res;
+    } finally {
+      await qr.release();
+    }
   }
 
-  private async applyIn(em: EntityManager, inboxId: string): Promise<AppliedEvent | null> {
-    const head: Pick<InboxRow, 'source_id' | 'record_id'>[] = await em.query(
-      `SELECT source_id, record_id FROM inbox_event WHERE id = $1`,
+  private async applyIn(qr: QueryRunner, inboxId: string): Promise<AppliedEvent | null> {
+    const rows = await qr.manager.query<ApplyRow[]>(
+      `SELECT i.source_id, i.record_id, i.payload, i.applied_at,
+              r.id AS rec_id, r.demographics_hash, r.demographics_as_of, r.version
+         FROM inbox_event i
+         LEFT JOIN LATERAL (
+           SELECT s.id, s.demographics_hash, s.demographics_as_of, s.version FROM source_record s
+            WHERE s.source_id = i.source_id AND s.record_id = i.record_id FOR UPDATE
+         ) r ON true
+        WHERE i.id = $1
+          FOR UPDATE OF i`,
       [inboxId],
     );
-    if (head.length === 0) throw new Error(`inbox event ${inboxId} does not exist`);
-    // Serialises all work on one source record across workers; released at commit.
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`rec:${head[0].source_id}:${head[0].record_id}`]);
-    const rows: InboxRow[] = await em.query(
-      `SELECT id, source_id, record_id, payload, applied_at FROM inbox_event WHERE id = $1 FOR UPDATE`,
-      [inboxId],
-    );
+    if (rows.length === 0) throw new Error(`inbox event ${inboxId} does not exist`);
     const row = rows[0];
     if (row.applied_at) return null;
 
@@ -50,60 +81,53 @@ export class EventApplyService {
     const { event } = checked;
     const { recordId: _recordId, ...demographics } = event.subject;
     const hash = contentHash(demographics);
+    const occurred = new Date(event.occurredAt);
 
-    const existing: { id: string; demographics_hash: Buffer; demographics_as_of: Date; version: number }[] = await em.query(
-      `SELECT id, demographics_hash, demographics_as_of, version FROM source_record
-        WHERE source_id = $1 AND record_id = $2 FOR UPDATE`,
-      [row.source_id, row.record_id],
-    );
-    let recordId: string;
+    // Every effect and the applied mark go in one statement of data-modifying CTEs.
+    const params: unknown[] = [inboxId, event.type, event.occurredAt, JSON.stringify(event.details)];
+    const p = (v: unknown): string => `$${params.push(v)}`;
+    let dem: string | undefined;
+    const demographicsParams = (): string => (dem ??= `${p(JSON.stringify(demographics))}::jsonb, ${p(hash)}::bytea`);
+    // `rec` is the source record's id: inserted, or the one read above.
+    const steps: string[] = [];
     let changed = false;
-    if (existing.length === 0) {
-      const ins: { id: string }[] = await em.query(
-        `INSERT INTO source_record (source_id, record_id, demographics, demographics_hash, demographics_as_of)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-        [row.source_id, row.record_id, JSON.stringify(demographics), hash, event.occurredAt],
-      );
-      recordId = ins[0].id;
+    const addVersion = (version: number): void => {
+      steps.push(`INSERT INTO source_record_version (source_record_id, version, demographics, demographics_hash, occurred_at, inbox_event_id)
+        SELECT rec.id, ${p(version)}::integer, ${demographicsParams()}, $3::timestamptz, $1::bigint FROM rec`);
+    };
+    if (row.rec_id === null) {
       changed = true;
-      await this.addVersion(em, recordId, 1, demographics, hash, event.occurredAt, inboxId);
+      steps.push(`INSERT INTO source_record (source_id, record_id, demographics, demographics_hash, demographics_as_of)
+        VALUES (${p(row.source_id)}::uuid, ${p(row.record_id)}, ${demographicsParams()}, $3::timestamptz) RETURNING id`);
+      addVersion(1);
     } else {
-      const cur = existing[0];
-      recordId = cur.id;
-      if (!cur.demographics_hash.equals(hash)) {
-        const version = cur.version + 1;
-        await this.addVersion(em, recordId, version, demographics, hash, event.occurredAt, inboxId);
+      steps.push(`SELECT ${p(row.rec_id)}::bigint AS id`);
+      if (!row.demographics_hash!.equals(hash)) {
+        const version = row.version! + 1;
+        addVersion(version);
         // A late event keeps its version in history but does not overwrite newer demographics.
-        if (new Date(event.occurredAt) >= cur.demographics_as_of) {
+        if (occurred >= row.demographics_as_of!) {
           changed = true;
-          await em.query(
-            `UPDATE source_record SET demographics = $2, demographics_hash = $3, demographics_as_of = $4, version = $5, updated_at = now() WHERE id = $1`,
-            [recordId, JSON.stringify(demographics), hash, event.occurredAt, version],
-          );
+          steps.push(`UPDATE source_record SET (demographics, demographics_hash) = (${demographicsParams()}),
+              demographics_as_of = $3::timestamptz, version = ${p(version)}::integer, updated_at = now()
+            WHERE id = (SELECT id FROM rec)`);
         } else {
-          await em.query(`UPDATE source_record SET version = $2, updated_at = now() WHERE id = $1`, [recordId, version]);
+          steps.push(`UPDATE source_record SET version = ${p(version)}::integer, updated_at = now() WHERE id = (SELECT id FROM rec)`);
         }
-      } else if (new Date(event.occurredAt) > cur.demographics_as_of) {
-        await em.query(`UPDATE source_record SET demographics_as_of = $2 WHERE id = $1`, [recordId, event.occurredAt]);
+      } else if (occurred > row.demographics_as_of!) {
+        steps.push(`UPDATE source_record SET demographics_as_of = $3::timestamptz WHERE id = (SELECT id FROM rec)`);
       }
     }
+    steps.push(`INSERT INTO record_event (inbox_event_id, source_record_id, type, occurred_at, details)
+      SELECT $1::bigint, rec.id, $2, $3::timestamptz, $4::jsonb FROM rec`);
+    steps.push(`UPDATE inbox_event SET applied_at = now(), last_error = NULL WHERE id = $1::bigint`);
 
-    await em.query(
-      `INSERT INTO record_event (inbox_event_id, source_record_id, type, occurred_at, details) VALUES ($1, $2, $3, $4, $5)`,
-      [inboxId, recordId, event.type, event.occurredAt, JSON.stringify(event.details)],
+    const [first, ...rest] = steps;
+    const done = await qr.manager.query<{ id: string }[]>(
+      `WITH rec AS (${first})${rest.map((s, i) => `, s${i} AS (${s})`).join('')} SELECT id FROM rec`,
+      params,
     );
-    await em.query(`UPDATE inbox_event SET applied_at = now(), last_error = NULL WHERE id = $1`, [inboxId]);
-    return { inboxId, sourceRecordId: recordId, demographicsChanged: changed };
-  }
-
-  private async addVersion(
-    em: EntityManager, recordId: string, version: number, demographics: object, hash: Buffer, occurredAt: string, inboxId: string,
-  ): Promise<void> {
-    await em.query(
-      `INSERT INTO source_record_version (source_record_id, version, demographics, demographics_hash, occurred_at, inbox_event_id)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [recordId, version, JSON.stringify(demographics), hash, occurredAt, inboxId],
-    );
+    return { inboxId, sourceRecordId: String(done[0].id), demographicsChanged: changed };
   }
 
   /** Records a failed attempt in its own transaction; the last one dead-letters the event. */

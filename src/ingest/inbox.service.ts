@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
@@ -25,7 +25,7 @@ interface Candidate {
 
 /** Accepts events into the durable inbox, then queues them. */
 @Injectable()
-export class InboxService {
+export class InboxService implements BeforeApplicationShutdown {
   private readonly log = new Logger(InboxService.name);
 
   constructor(
@@ -100,6 +100,19 @@ export class InboxService {
     }
     await this.enqueue(inserted.map((r) => r.id));
     return results;
+  }
+
+  /**
+   * BullMQ emits an unhandled 'error' (killing the process) when a queue is closed while it is
+   * still connecting, which short CLI commands do; let it finish connecting first, bounded.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.queue.waitUntilReady().catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, 3000))),
+    ]);
+    clearTimeout(timer);
   }
 
   async enqueue(inboxIds: string[]): Promise<void> {

@@ -60,7 +60,8 @@ export class IngestStatusService {
       const found: unknown[] = await this.db.query(`SELECT 1 FROM source WHERE code = $1`, [sourceCode]);
       if (found.length === 0) throw new NotFoundError(`source ${sourceCode} not found`);
     }
-    const rows: { id: string }[] = await this.db.query(
+    // TypeORM answers an UPDATE with [rows, affected], not rows.
+    const [rows]: [{ id: string }[], number] = await this.db.query(
       `UPDATE inbox_event e SET dead_lettered_at = NULL, attempts = 0
          FROM source s
         WHERE s.id = e.source_id AND e.dead_lettered_at IS NOT NULL AND e.applied_at IS NULL
@@ -68,11 +69,26 @@ export class IngestStatusService {
        RETURNING e.id`,
       [sourceCode ?? null],
     );
-    for (const r of rows) {
-      const job = await this.queue.getJob(applyJobId(r.id));
-      if (job) await job.remove();
-    }
+    for (const r of rows) await this.removeJob(applyJobId(r.id));
     await this.inbox.enqueue(rows.map((r) => r.id));
     return { requeued: rows.length };
+  }
+
+  /**
+   * The finished job must go, or re-adding its id is a no-op. A job that just dead-lettered its
+   * row may still hold its lock for a moment while BullMQ moves it to failed: wait that out.
+   */
+  private async removeJob(jobId: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const job = await this.queue.getJob(jobId);
+      if (!job) return;
+      try {
+        await job.remove();
+        return;
+      } catch (err) {
+        if (attempt >= 50) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { parse, type CsvError } from 'csv-parse';
+import { parse, type CsvError, type Options } from 'csv-parse';
 import type { FieldIssue } from '../event.contract';
 import { mapCsvRow, parseCsvHeader, type CsvHeader } from './csv-event.mapper';
 
@@ -99,10 +99,16 @@ function readNdjson(file: string): FileRowSource {
   return { rows: rows(), bytesRead: () => bytes };
 }
 
-function countNewlines(cells: string[]): number {
+function count(cells: string[], needle: string): number {
   let n = 0;
-  for (const c of cells) for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) n += 1;
+  for (const c of cells) for (let i = c.indexOf(needle); i !== -1; i = c.indexOf(needle, i + 1)) n += 1;
   return n;
+}
+
+interface CsvItem {
+  record: string[];
+  /** The file line the row starts on. */
+  line: number;
 }
 
 /** csv-parse cannot resume after these: everything after the broken row is lost. */
@@ -121,8 +127,10 @@ function csvProblem(err: CsvError | undefined): { message: string; fatal: boolea
 
 function readCsv(file: string): FileRowSource {
   let lastLine = 0;
+  let crlfInFields = 0;
   const skipped: FileRow[] = [];
-  const parser = parse({
+  // With info: true each record reaches on_record as { record, info }; we hand on a CsvItem.
+  const options: Options<CsvItem, { record: string[] }> = {
     bom: true,
     info: true,
     relax_column_count: true, // a short or long row is one rejected row, not a failed file
@@ -130,16 +138,19 @@ function readCsv(file: string): FileRowSource {
     skip_empty_lines: true,
     skip_records_with_error: true,
     max_record_size: MAX_ROW_BYTES,
-    on_record: (record, ctx) => {
-      lastLine = ctx.lines;
-      return record;
+    on_record: ({ record }, ctx) => {
+      // csv-parse counts a CRLF inside a quoted field as two lines; count file lines instead.
+      crlfInFields += count(record, '\r\n');
+      lastLine = ctx.lines - crlfInFields;
+      return { record, line: lastLine - count(record, '\n') };
     },
     on_skip: (err: CsvError | undefined) => {
       const p = csvProblem(err);
       skipped.push({ line: lastLine + 1, eventId: null, errors: [{ path: '', message: p.message }], fatal: p.fatal });
       return undefined;
     },
-  });
+  };
+  const parser = parse(options as unknown as Options); // the typings assume records stay string[]
   const input = createReadStream(file, { highWaterMark: READ_CHUNK });
   input.on('error', (err) => parser.destroy(err));
   input.pipe(parser);
@@ -147,15 +158,14 @@ function readCsv(file: string): FileRowSource {
   async function* rows(): AsyncGenerator<FileRow> {
     let header: CsvHeader | undefined;
     try {
-      for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-        const line = item.info.lines - countNewlines(item.record);
+      for await (const { record, line } of parser as AsyncIterable<CsvItem>) {
         // The parser runs ahead of us: only rows it skipped before this one come first.
         while (skipped.length && skipped[0].line <= line) yield skipped.shift()!;
         if (!header) {
-          header = parseCsvHeader(item.record);
+          header = parseCsvHeader(record);
           continue;
         }
-        const r = mapCsvRow(header, item.record);
+        const r = mapCsvRow(header, record);
         yield r.ok ? { line, event: r.event } : { line, eventId: r.eventId, errors: r.errors };
       }
       if (!header) throw new EmptyFileError();

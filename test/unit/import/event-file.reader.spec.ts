@@ -62,6 +62,11 @@ describe('CSV reader', () => {
     expect(summary(rows)).toEqual([{ line: 2, ok: true }, { line: 5, ok: true }]);
   });
 
+  it('counts a CRLF inside a quoted field as one file line', async () => {
+    const rows = await readAll('crlf.csv', `${header}\r\ne1,service,t,r,"A\r\nB",L\r\n\r\ne2,service,t,r,A,L\r\ne3,service\r\n`, 'csv');
+    expect(summary(rows)).toEqual([{ line: 2, ok: true }, { line: 5, ok: true }, { line: 6, ok: false, msg: 'row has 2 cells but the header has 6 columns' }]);
+  });
+
   it('rejects a short row and carries on', async () => {
     const rows = await readAll('b.csv', `${header}\ne1,service\ne2,service,t,r,A,L\n`, 'csv');
     expect(summary(rows)).toEqual([{ line: 2, ok: false, msg: 'row has 2 cells but the header has 6 columns' }, { line: 3, ok: true }]);

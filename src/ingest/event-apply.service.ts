@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
+import { RecordLinkerService } from '../linkage/record-linker.service';
 import { checkEvent, contentHash } from './event.contract';
 
 export interface AppliedEvent {
@@ -27,12 +28,15 @@ const INBOX_ID = /^[1-9]\d{0,18}$/;
  * Applies one inbox event: upserts the source record (latest demographics by occurredAt,
  * every version kept) and appends the typed event. Idempotent: an applied row is skipped.
  *
- * Four round trips per event (BEGIN+lock, read, one combined write, COMMIT): the worker's
- * throughput is bounded by round trips, not by PostgreSQL's work.
+ * Four round trips per event (BEGIN+lock, read, one combined write, COMMIT) plus linkage when
+ * the demographics changed: the worker's throughput is bounded by round trips.
  */
 @Injectable()
 export class EventApplyService {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly linker: RecordLinkerService,
+  ) {}
 
   async apply(inboxId: string): Promise<AppliedEvent | null> {
     const id = String(inboxId);
@@ -127,7 +131,10 @@ export class EventApplyService {
       `WITH rec AS (${first})${rest.map((s, i) => `, s${i} AS (${s})`).join('')} SELECT id FROM rec`,
       params,
     );
-    return { inboxId, sourceRecordId: String(done[0].id), demographicsChanged: changed };
+    const recordId = String(done[0].id);
+    // Linked in the same transaction: an event counts as processed only once its record is linked.
+    if (changed) await this.linker.linkRecord(qr.manager, recordId, demographics);
+    return { inboxId, sourceRecordId: recordId, demographicsChanged: changed };
   }
 
   /** Records a failed attempt in its own transaction; the last one dead-letters the event. */

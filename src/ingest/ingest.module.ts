@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
+import { LinkageModule } from '../linkage/linkage.module';
 import { PartnersModule } from '../partners/partners.module';
 import { EventApplyService } from './event-apply.service';
 import { InboxService } from './inbox.service';
@@ -8,7 +9,7 @@ import { INGEST_QUEUE } from './ingest.queue';
 
 /** Ingest services shared by the api, worker and cli processes. */
 @Module({
-  imports: [PartnersModule, BullModule.registerQueue({ name: INGEST_QUEUE })],
+  imports: [PartnersModule, LinkageModule, BullModule.registerQueue({ name: INGEST_QUEUE })],
   providers: [InboxService, EventApplyService, IngestStatusService],
   exports: [InboxService, EventApplyService, IngestStatusService],
 })

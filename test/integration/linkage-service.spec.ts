@@ -1,0 +1,115 @@
+import { makeEvent, TestStack, waitFor } from '../support/stack';
+
+interface LinkRow {
+  source: string;
+  record_id: string;
+  person_id: string;
+}
+
+async function links(stack: TestStack): Promise<LinkRow[]> {
+  return stack.query<LinkRow>(
+    `SELECT s.code AS source, sr.record_id, lr.person_id FROM linkage_record lr
+       JOIN source_record sr ON sr.id = lr.source_record_id JOIN source s ON s.id = sr.source_id ORDER BY 1, 2`,
+  );
+}
+
+async function drained(stack: TestStack, expected: number): Promise<void> {
+  await waitFor(async () => {
+    const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
+    return Number(r.n) >= expected;
+  }, 60_000, `${expected} events applied`);
+}
+
+describe('linking records to persons in the worker', () => {
+  let stack: TestStack;
+  let jail: string;
+  let clinic: string;
+
+  beforeAll(async () => {
+    stack = await TestStack.start({ workers: 1 });
+    jail = await stack.createSource('county-jail', 'jail');
+    clinic = await stack.createSource('bh-clinic', 'provider');
+  });
+  afterAll(async () => stack.close());
+
+  it('links the jail\'s ROBERT J SMITH and the clinic\'s Bob Smith to one person, with an explanation', async () => {
+    await stack.sendEvents(jail, [makeEvent({ type: 'booking', details: { bookingNumber: 'B1' } }, { recordId: 'J-1', firstName: 'ROBERT', middleName: 'J', lastName: 'SMITH', dateOfBirth: '1988-04-12', ssn: '123-45-6789' })]);
+    await drained(stack, 1);
+    await stack.sendEvents(clinic, [makeEvent({}, { recordId: 'C-9', firstName: 'Bob', lastName: 'Smith', dateOfBirth: '1988-04-12', ssn: '123456789' })]);
+    await drained(stack, 2);
+    const rows = await links(stack);
+    expect(rows).toHaveLength(2);
+    expect(rows[0].person_id).toBe(rows[1].person_id);
+    const [d] = await stack.query<{ action: string; probability: number; explanation: { bestMatch: { weight: number; priorBits: number; fields: { field: string; bits: number }[] } } }>(
+      `SELECT d.action, d.probability, d.explanation FROM link_decision d JOIN source_record sr ON sr.id = d.source_record_id WHERE sr.record_id = 'C-9'`,
+    );
+    expect(d.action).toBe('link');
+    expect(d.probability).toBeGreaterThan(0.9);
+    const m = d.explanation.bestMatch;
+    const sum = m.priorBits + m.fields.reduce((s, f) => s + f.bits, 0);
+    expect(sum).toBeCloseTo(m.weight, 6);
+    expect(m.fields.find((f) => f.field === 'firstName')!.bits).toBeGreaterThan(0);
+  });
+
+  it('keeps a different person with the same surname apart', async () => {
+    await stack.sendEvents(clinic, [makeEvent({}, { recordId: 'C-10', firstName: 'Alicia', lastName: 'Smith', dateOfBirth: '1971-11-30' })]);
+    await drained(stack, 3);
+    const rows = await links(stack);
+    const alicia = rows.find((r) => r.record_id === 'C-10')!;
+    expect(rows.filter((r) => r.person_id === alicia.person_id)).toHaveLength(1);
+  });
+
+  it('re-links a corrected record: it moves to the person it now matches and the emptied id resolves there', async () => {
+    await stack.sendEvents(jail, [makeEvent({ occurredAt: '2026-01-01T00:00:00Z' }, { recordId: 'J-2', firstName: 'Denise', lastName: 'Yazzie', dateOfBirth: '1990-07-07' })]);
+    await drained(stack, 4);
+    const before = (await links(stack)).find((r) => r.record_id === 'J-2')!;
+    await stack.sendEvents(jail, [makeEvent({ type: 'record_corrected', details: {}, occurredAt: '2026-02-01T00:00:00Z' }, { recordId: 'J-2', firstName: 'Alicia', lastName: 'Smith', dateOfBirth: '1971-11-30' })]);
+    await drained(stack, 5);
+    const rows = await links(stack);
+    const moved = rows.find((r) => r.record_id === 'J-2')!;
+    const alicia = rows.find((r) => r.record_id === 'C-10')!;
+    expect(moved.person_id).toBe(alicia.person_id);
+    const [old] = await stack.query<{ retired_into: string | null }>(`SELECT retired_into FROM person WHERE id = $1`, [before.person_id]);
+    expect(old.retired_into).toBe(alicia.person_id);
+    const decisions = await stack.query<{ action: string }>(
+      `SELECT d.action FROM link_decision d JOIN source_record sr ON sr.id = d.source_record_id WHERE sr.record_id = 'J-2' ORDER BY d.id`,
+    );
+    expect(decisions.map((d) => d.action)).toEqual(['new', 'move']);
+  });
+});
+
+describe('four workers link like one', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await TestStack.start({ workers: 4, env: { WORKER_CONCURRENCY: '8' } });
+  });
+  afterAll(async () => stack.close());
+
+  it('creates exactly one person per true person when many sources send the same people at once', async () => {
+    const sources = ['court', 'jail', 'clinic', 'shelter'] as const;
+    const keys = await Promise.all(sources.map((s, i) => stack.createSource(s, i === 0 ? 'court' : i === 1 ? 'jail' : 'provider')));
+    const firsts = ['Ana', 'Luis', 'Kateri', 'Darnell', 'Mei', 'Oscar', 'Ruth', 'Tomas', 'Ivy', 'Noel'];
+    const lasts = ['Begay', 'Archuleta', 'Nguyen', 'Okafor', 'Lindqvist', 'Trujillo'];
+    const people = Array.from({ length: 60 }, (_, i) => ({
+      firstName: firsts[i % firsts.length], lastName: lasts[Math.floor(i / firsts.length) % lasts.length],
+      dateOfBirth: `19${60 + (i % 40)}-0${1 + (i % 9)}-${10 + (i % 18)}`, ssn: `${String(100 + i).padStart(3, '0')}-55-${String(1000 + i)}`,
+    }));
+    const sends = sources.map((_, s) =>
+      stack.sendEvents(keys[s], people.map((p, i) => makeEvent({ eventId: `e-${s}-${i}` }, { recordId: `${s}-${i}`, ...p }))),
+    );
+    const answers = await Promise.all(sends);
+    expect(answers.every((a) => a.status === 202)).toBe(true);
+    await drained(stack, sources.length * people.length);
+    const rows = await links(stack);
+    expect(rows).toHaveLength(sources.length * people.length);
+    const personOf = new Map<number, Set<string>>();
+    for (const r of rows) {
+      const truth = Number(r.record_id.split('-')[1]);
+      personOf.set(truth, (personOf.get(truth) ?? new Set()).add(r.person_id));
+    }
+    // Every true person is one person, and no two true persons share one.
+    expect([...personOf.values()].every((s) => s.size === 1)).toBe(true);
+    expect(new Set(rows.map((r) => r.person_id)).size).toBe(people.length);
+  });
+});

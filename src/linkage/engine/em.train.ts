@@ -45,7 +45,9 @@ function normalise(counts: number[], pseudo: number): number[] {
 }
 
 /** u-probabilities from uniformly sampled record pairs (almost all non-matches). */
-export function estimateU(records: readonly NormalisedRecord[], model: ModelParams, samples: number, seed: number): Record<FieldName, FieldParams> {
+export function estimateU(
+  records: readonly NormalisedRecord[], model: ModelParams, samples: number, seed: number,
+): { fields: Record<FieldName, FieldParams>; observed: Record<FieldName, number> } {
   const n = records.length;
   const rng = seededRng(seed ^ 0x9e3779b9);
   const allPairs = (n * (n - 1)) / 2;
@@ -61,14 +63,16 @@ export function estimateU(records: readonly NormalisedRecord[], model: ModelPara
     }
   }
   const out = {} as Record<FieldName, FieldParams>;
+  const seen = {} as Record<FieldName, number>;
   FIELD_NAMES.forEach((f, fi) => {
     const counts = new Array<number>(FIELD_LEVELS[f].length).fill(0);
     for (const v of vectors) if (v[fi] !== MISSING) counts[v[fi]]++;
     const observed = counts.reduce((a, b) => a + b, 0);
+    seen[f] = observed;
     const base = model.fields[f];
     out[f] = observed < MIN_OBSERVED ? { ...base, u: [...base.u] } : { levels: [...FIELD_LEVELS[f]], m: [...base.m], u: normalise(counts, 0.5) };
   });
-  return out;
+  return { fields: out, observed: seen };
 }
 
 export interface EmResult {
@@ -133,16 +137,24 @@ export function trainModel(records: NormalisedRecord[], opts: TrainOptions = {})
   const seed = opts.seed ?? 1;
   const start = opts.initialModel ?? defaultModel();
   const n = records.length;
-  const uFields = estimateU(records, start, opts.randomPairs ?? 200_000, seed);
+  const { fields: uFields, observed } = estimateU(records, start, opts.randomPairs ?? 200_000, seed);
   const pairs = opts.pairs ?? blockedPairs(records.map((r) => blockingKeys(r)), opts.keyCap ?? DEFAULT_KEY_CAP);
   const patterns = compress(pairs.map(([i, j]) => comparisonVector(start, records[i], records[j])));
   const emStart: ModelParams = { ...start, fields: uFields };
   const em = runEm(patterns, emStart, opts.maxIterations ?? 100, opts.tolerance ?? 1e-5);
-  const fields = {} as Record<FieldName, FieldParams>;
-  for (const f of FIELD_NAMES) fields[f] = { levels: [...FIELD_LEVELS[f]], m: em.m[f], u: uFields[f].u };
   const allPairs = (n * (n - 1)) / 2;
   // Blocking keeps (nearly) all true pairs, so expected matches / all pairs is the random-pair prior.
   const prior = allPairs > 0 ? Math.min(0.5, Math.max(1e-9, (em.lambda * pairs.length) / allPairs)) : start.prior;
+  const fields = {} as Record<FieldName, FieldParams>;
+  for (const f of FIELD_NAMES) {
+    // Random pairs include a few true matches (share = prior); remove their expected counts
+    // so u is not inflated on small data sets.
+    // Floor: what the sample can resolve (half a pair), so a level never seen is not infinite evidence.
+    const floor = observed[f] >= MIN_OBSERVED ? 0.5 / observed[f] : 1e-7;
+    const u = uFields[f].u.map((x, l) => Math.max(floor, (x - prior * em.m[f][l]) / (1 - prior)));
+    const s = u.reduce((a, b) => a + b, 0);
+    fields[f] = { levels: [...FIELD_LEVELS[f]], m: em.m[f], u: u.map((x) => x / s) };
+  }
   return {
     ...start,
     version: `${MODEL_SCHEMA_VERSION}/em-${seed}-${n}`,

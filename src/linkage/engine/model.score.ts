@@ -44,15 +44,25 @@ interface NameChoice {
   b: NormalisedName;
 }
 
-function tfAdjust(model: ModelParams, field: 'firstName' | 'lastName', value: string, tf?: TermFrequencies): number {
+/**
+ * TF adjustment for an agreeing name: log2(u_exact / frequency of the value), capped. For a
+ * swapped comparison the value's higher frequency over both name tables is used; for near
+ * agreement (typo) only the weakening part applies, so 'Nguyeen' ~ 'Nguyen' stays weak.
+ */
+function tfAdjust(
+  model: ModelParams, field: 'firstName' | 'lastName', values: string[], tf: TermFrequencies | undefined, swapped: boolean, weakenOnly: boolean,
+): number {
   if (!tf || !model.tf.enabled) return 0;
-  const t = tf[field];
-  if (t.total < model.tf.minTotal || !value) return 0;
-  const p = Math.max(termFrequency(t, value), model.tf.minFrequency);
-  const u = model.fields[field].u[0];
-  const adj = Math.log2(u / p);
+  const tables = swapped ? [tf.firstName, tf.lastName] : [tf[field]];
+  let p = 0;
+  for (const t of tables) {
+    if (t.total < model.tf.minTotal) return 0;
+    for (const v of values) if (v) p = Math.max(p, termFrequency(t, v));
+  }
+  if (p <= 0) return 0;
+  const adj = Math.log2(model.fields[field].u[0] / Math.max(p, model.tf.minFrequency));
   const cap = model.tf.maxAdjustmentBits;
-  return Math.max(-cap, Math.min(cap, adj));
+  return Math.max(-cap, Math.min(weakenOnly ? 0 : cap, adj));
 }
 
 function bitsOf(model: ModelParams, f: FieldName, level: number): number {
@@ -71,8 +81,8 @@ function chooseNames(model: ModelParams, a: NormalisedRecord, b: NormalisedRecor
       for (const [oa, ob, swapped] of orientations) {
         const fl = swapped ? compareFirstName(oa, ob) : first;
         const ll = swapped ? compareLastName(oa, ob) : last;
-        const firstTf = fl === 0 ? tfAdjust(model, 'firstName', oa.first, tf) : 0;
-        const lastTf = ll === 0 ? tfAdjust(model, 'lastName', oa.last, tf) : 0;
+        const firstTf = fl <= 2 && fl !== MISSING ? tfAdjust(model, 'firstName', [oa.first, ob.first], tf, swapped, fl > 0) : 0;
+        const lastTf = ll <= 1 && ll !== MISSING ? tfAdjust(model, 'lastName', [oa.last, ob.last], tf, swapped, ll > 0) : 0;
         const bits =
           bitsOf(model, 'firstName', fl) + bitsOf(model, 'lastName', ll) + firstTf + lastTf - (swapped ? model.swapPenaltyBits : 0);
         if (!best || bits > best.bits) best = { first: fl, last: ll, bits, firstTf, lastTf, swapped, a: oa, b: ob };
@@ -132,9 +142,12 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
   // share those. Near SSNs do not override: twins often have consecutive SSNs.
   if (model.conflicts.enabled && levels.ssn !== 0 && (levels.identifiers === MISSING || levels.identifiers > 1)) {
     const n = names;
+    const lastAgrees = levels.lastName === 0 || levels.lastName === 1;
     if (levels.suffix === 1) conflict = 'different_generation';
-    else if (n && !n.swapped && levels.firstName === 6 && levels.lastName === 0 && levels.dob === 0) conflict = 'possible_twin';
-    else if (n && levels.firstName === 0 && levels.lastName === 0 && levels.dob === 5 && dob) {
+    else if (n && !n.swapped && levels.firstName === 6 && lastAgrees && [MISSING, 0, 1, 2, 4].includes(levels.dob)) {
+      // Also without a usable DOB: a shared surname and household is twin-like too.
+      conflict = 'possible_twin';
+    } else if (n && levels.firstName >= 0 && levels.firstName <= 2 && lastAgrees && levels.dob === 5 && dob) {
       const gap = Math.abs(+dobYear(a, dob.aSource) - +dobYear(b, dob.bSource));
       if (gap >= model.conflicts.generationYears) conflict = 'different_generation';
     }

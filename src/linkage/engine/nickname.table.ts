@@ -64,3 +64,22 @@ export function nicknameGroups(first: string, table: NicknameTable = defaultNick
   if (!groups) return [first];
   return groups.includes(first) ? [...groups] : [first, ...groups].sort();
 }
+
+let inverse: Map<string, string[]> | undefined;
+/** Nicknames of a canonical name ('robert' -> ['bob', 'bobby', ...]); used by the generator. */
+export function nicknamesOf(canonical: string, table: NicknameTable = defaultNicknameTable()): string[] {
+  if (!inverse || table !== cached) {
+    const inv = new Map<string, string[]>();
+    for (const [name, canons] of table) {
+      for (const c of canons) {
+        if (c === name) continue;
+        const list = inv.get(c);
+        if (list) list.push(name);
+        else inv.set(c, [name]);
+      }
+    }
+    if (table !== cached) return inv.get(canonical) ?? [];
+    inverse = inv;
+  }
+  return inverse.get(canonical) ?? [];
+}

@@ -1,35 +1,16 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
 import { Command, Option } from 'commander';
-import { AppModule } from './app/app.module';
-import { checkPostgres, checkRedis, PreflightError } from './app/preflight';
+import { print, withApp } from './app/cli-context';
+import { PreflightError } from './app/preflight';
 import { ConfigError, loadConfig } from './config/app.config';
 import { migrate } from './database/data-source';
 import { DomainError } from './errors/domain.error';
 import { IngestStatusService } from './ingest/ingest-status.service';
 import { registerImportCommand } from './ingest/import/import.command';
+import { registerLinkageCommands } from './linkage/linkage.command';
 import { PartnersService } from './partners/partners.service';
 import { LocalIssuerService, parseTtl } from './access/local-issuer.service';
-import type { INestApplicationContext } from '@nestjs/common';
-
-/** Output helper: --json prints one JSON document as the last line; otherwise a readable form. */
-function print(value: unknown, json: boolean): void {
-  if (json) process.stdout.write(`${JSON.stringify(value)}\n`);
-  else process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
-}
-
-async function withApp<T>(fn: (app: INestApplicationContext) => Promise<T>, needsRedis = false): Promise<T> {
-  const cfg = loadConfig();
-  await checkPostgres(cfg);
-  if (needsRedis) await checkRedis(cfg);
-  const app = await NestFactory.createApplicationContext(AppModule.forRole('cli'), { logger: ['error'] });
-  try {
-    return await fn(app);
-  } finally {
-    await app.close();
-  }
-}
 
 export function buildCli(): Command {
   const program = new Command('familiar-faces').description('Familiar Faces admin, import and export commands').showHelpAfterError();
@@ -122,6 +103,7 @@ export function buildCli(): Command {
     });
 
   registerImportCommand(program);
+  registerLinkageCommands(program);
   return program;
 }
 

@@ -9,6 +9,7 @@ import { IngestModule } from '../ingest/ingest.module';
 import { ImportModule } from '../ingest/import/import.module';
 import { PartnersModule } from '../partners/partners.module';
 import { QueueModule } from '../queue/queue.module';
+import { LinkageModule } from '../linkage/linkage.module';
 import { LoggerModule } from './logger.module';
 
 export type ProcessRole = 'api' | 'worker' | 'all' | 'cli';
@@ -20,7 +21,7 @@ const WORKER: Type[] = [IngestWorkerModule];
 @Module({})
 export class AppModule {
   static forRole(role: ProcessRole): DynamicModule {
-    const features: Type[] = [PartnersModule, AccessModule, IngestModule];
+    const features: Type[] = [PartnersModule, AccessModule, LinkageModule, IngestModule];
     if (role === 'api' || role === 'all') features.push(...HTTP);
     if (role === 'worker' || role === 'all') features.push(...WORKER);
     if (role === 'cli') features.push(ImportModule);

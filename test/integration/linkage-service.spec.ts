@@ -1,3 +1,5 @@
+import { LinksService } from '../../src/linkage/links.service';
+import { ModelStoreService } from '../../src/linkage/model-store.service';
 import { makeEvent, TestStack, waitFor } from '../support/stack';
 
 interface LinkRow {
@@ -111,5 +113,37 @@ describe('four workers link like one', () => {
     // Every true person is one person, and no two true persons share one.
     expect([...personOf.values()].every((s) => s.size === 1)).toBe(true);
     expect(new Set(rows.map((r) => r.person_id)).size).toBe(people.length);
+  });
+
+  it('exports one TSV row per source record with its person', async () => {
+    let out = '';
+    const n = await stack.workers[0].get(LinksService).exportTsv((c) => (out += c));
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toBe('source\trecordId\tpersonId');
+    expect(lines).toHaveLength(n + 1);
+    expect(n).toBe(240);
+    expect(lines.slice(1).every((l) => /^[a-z-]+\t[0-9]+-[0-9]+\t[0-9a-f-]{36}$/.test(l))).toBe(true);
+  });
+
+  it('explains a record with its decision history', async () => {
+    const res = await stack.workers[0].get(LinksService).explain('jail', '1-7');
+    expect(res.decisions.length).toBeGreaterThan(0);
+    expect(res.decisions[0].actor).toBe('auto');
+    await expect(stack.workers[0].get(LinksService).explain('jail', 'nope')).rejects.toThrow(/no record nope from source jail/);
+  });
+
+  it('trains a model by EM without labels, activates it, and evaluates links against labelled pairs', async () => {
+    const store = stack.workers[0].get(ModelStoreService);
+    const trained = await store.train({ seed: 3 });
+    expect(trained.active).toBe(false);
+    expect(trained.trainedOn).toBe(240);
+    await store.activate(trained.version);
+    expect((await store.list()).filter((m) => m.active).map((m) => m.version)).toEqual([trained.version]);
+    const labels = ['a\tb\tmatch', 'court:0-1\tjail:1-1\t1', 'court:0-2\tclinic:2-2\t1', 'court:0-1\tjail:1-2\t0', 'court:0-3\tshelter:3-4\t0', 'court:0-1\tnowhere:9\t1', 'bad line'].join('\n');
+    const ev = await stack.workers[0].get(LinksService).evaluate(labels);
+    expect(ev.labelledPairs).toBe(4);
+    expect(ev.current).toMatchObject({ precision: 1, recall: 1, f1: 1 });
+    expect(ev.skipped.map((s) => s.line).sort()).toEqual([6, 7]);
+    expect(ev.byThreshold.length).toBeGreaterThan(5);
   });
 });

@@ -115,6 +115,25 @@ export class InboxService implements BeforeApplicationShutdown {
     clearTimeout(timer);
   }
 
+  /**
+   * For rows that are open in the inbox: enqueue, and also retry jobs BullMQ already gave up on.
+   * Adding an existing job id is a no-op, so a failed job of a row whose failure was never recorded
+   * (the database was down for every attempt) would otherwise stay stranded.
+   */
+  async requeue(inboxIds: string[]): Promise<void> {
+    await this.enqueue(inboxIds);
+    try {
+      const states = await Promise.all(inboxIds.map((id) => this.queue.getJobState(applyJobId(id))));
+      for (const [i, state] of states.entries()) {
+        if (state !== 'failed') continue;
+        const job = await this.queue.getJob(applyJobId(inboxIds[i]));
+        await job?.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      }
+    } catch (err) {
+      this.log.warn({ count: inboxIds.length, err: err instanceof Error ? err.message : String(err) }, 'retrying failed jobs failed; next re-drive tries again');
+    }
+  }
+
   async enqueue(inboxIds: string[]): Promise<void> {
     if (inboxIds.length === 0) return;
     try {

@@ -54,7 +54,7 @@ export class RedriveService implements OnApplicationBootstrap, OnApplicationShut
           [graceMs, after],
         );
         if (rows.length === 0) break;
-        await this.inbox.enqueue(rows.map((r) => r.id));
+        await this.inbox.requeue(rows.map((r) => r.id));
         total += rows.length;
         after = rows[rows.length - 1].id;
       }

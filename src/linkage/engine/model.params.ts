@@ -28,7 +28,7 @@ export interface ModelParams {
    * over-counts shared household evidence there, so the pair is capped at `capProbability`
    * (inside the review band) instead of auto-linking.
    */
-  conflicts: { enabled: boolean; capProbability: number; generationYears: number };
+  conflicts: { twins: boolean; generations: boolean; capProbability: number; generationYears: number };
   /** Term-frequency adjustment of exact name matches. */
   tf: { enabled: boolean; minFrequency: number; minTotal: number; maxAdjustmentBits: number };
   training?: {
@@ -77,7 +77,7 @@ export function defaultModel(): ModelParams {
     fields,
     thresholds: { ...DEFAULT_THRESHOLDS },
     swapPenaltyBits: 2,
-    conflicts: { enabled: true, capProbability: 0.5, generationYears: 12 },
+    conflicts: { twins: true, generations: true, capProbability: 0.5, generationYears: 12 },
     tf: { enabled: true, minFrequency: 1e-5, minTotal: 1000, maxAdjustmentBits: 6 },
   };
 }

@@ -140,14 +140,15 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
   let conflict: Compared['conflict'];
   // An exact SSN or a (near-)exact identifier overrides the patterns: twins and Jr/Sr do not
   // share those. Near SSNs do not override: twins often have consecutive SSNs.
-  if (model.conflicts.enabled && levels.ssn !== 0 && (levels.identifiers === MISSING || levels.identifiers > 1)) {
+  if ((model.conflicts.twins || model.conflicts.generations) && levels.ssn !== 0 && (levels.identifiers === MISSING || levels.identifiers > 1)) {
     const n = names;
-    const lastAgrees = levels.lastName === 0 || levels.lastName === 1;
-    if (levels.suffix === 1) conflict = 'different_generation';
-    else if (n && !n.swapped && levels.firstName === 6 && lastAgrees && [MISSING, 0, 1, 2, 4].includes(levels.dob)) {
+    const lastAgrees = levels.lastName === 0;
+    const { twins, generations } = model.conflicts;
+    if (generations && levels.suffix === 1) conflict = 'different_generation';
+    else if (twins && n && !n.swapped && levels.firstName === 6 && lastAgrees && [MISSING, 0, 1, 2, 4].includes(levels.dob)) {
       // Also without a usable DOB: a shared surname and household is twin-like too.
       conflict = 'possible_twin';
-    } else if (n && levels.firstName >= 0 && levels.firstName <= 2 && lastAgrees && levels.dob === 5 && dob) {
+    } else if (generations && n && levels.firstName >= 0 && levels.firstName <= 2 && lastAgrees && levels.dob === 5 && dob) {
       const gap = Math.abs(+dobYear(a, dob.aSource) - +dobYear(b, dob.bSource));
       if (gap >= model.conflicts.generationYears) conflict = 'different_generation';
     }

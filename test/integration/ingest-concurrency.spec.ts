@@ -1,7 +1,7 @@
 import { TestStack, waitFor } from '../support/stack';
 
-const RECORDS = 50;
-const EVENTS = 2000;
+const RECORDS = 40;
+const EVENTS = 1200;
 
 /** Deterministic shuffle (mulberry32) so a failure can be replayed. */
 function shuffle<T>(items: T[], seed = 42): T[] {
@@ -29,7 +29,7 @@ describe('ingest with two concurrent workers', () => {
   });
   afterAll(async () => stack?.close());
 
-  it('applies 2000 shuffled events over 50 records once each, newest demographics winning', async () => {
+  it('applies 1200 shuffled events over 40 records once each, newest demographics winning', async () => {
     const key = await stack.createSource('conc-src', 'jail');
     const base = Date.parse('2025-06-01T00:00:00Z');
     // Event i belongs to record i % 50 and happened at minute i; names repeat so some events

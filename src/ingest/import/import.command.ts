@@ -1,9 +1,6 @@
-import { NestFactory } from '@nestjs/core';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { AppModule } from '../../app/app.module';
-import { checkPostgres, checkRedis } from '../../app/preflight';
-import { loadConfig } from '../../config/app.config';
+import { withApp } from '../../app/cli-context';
 import { EventImportService, IMPORT_BATCH_MAX, type ImportProgress, type ImportSummary } from './event-import.service';
 import type { ImportFormat } from './event-file.reader';
 
@@ -114,22 +111,18 @@ export function registerImportCommand(program: Command): void {
     .option('--batch-size <n>', `events per inbox commit (1-${IMPORT_BATCH_MAX})`, positiveInt(IMPORT_BATCH_MAX), IMPORT_BATCH_MAX)
     .option('--json', 'print the summary as JSON (last line)')
     .action(async (file: string, o: ImportCliOptions) => {
-      const cfg = loadConfig();
-      await checkPostgres(cfg);
-      await checkRedis(cfg);
-      const app = await NestFactory.createApplicationContext(AppModule.forRole('cli'), { logger: ['error'] });
       const view = new ProgressView();
-      let summary: ImportSummary;
-      try {
-        summary = await app.get(EventImportService).importFile({
-          file, source: o.source, format: o.format, rejectsPath: o.rejects, wait: o.wait,
-          waitTimeoutMs: o.waitTimeout === undefined ? undefined : o.waitTimeout * 1000,
-          batchSize: o.batchSize, onProgress: (p) => view.update(p),
-        });
-      } finally {
-        view.stopBar();
-        await app.close();
-      }
+      const summary = await withApp(async (app) => {
+        try {
+          return await app.get(EventImportService).importFile({
+            file, source: o.source, format: o.format, rejectsPath: o.rejects, wait: o.wait,
+            waitTimeoutMs: o.waitTimeout === undefined ? undefined : o.waitTimeout * 1000,
+            batchSize: o.batchSize, onProgress: (p) => view.update(p),
+          });
+        } finally {
+          view.stopBar();
+        }
+      }, true);
       process.stdout.write(`${o.json ? JSON.stringify(summary) : describeImport(summary)}\n`);
       if (importFailed(summary)) process.exitCode = 1;
     });

@@ -1,0 +1,54 @@
+// Writes a synthetic NDJSON file of contract-v1 events for the bulk-import benchmark.
+// Run: npx ts-node --transpile-only bench/import-file.generate.ts <rows> <out.ndjson> [badEvery]
+// Every badEvery-th row (default 0: none) is broken, alternating malformed JSON and a bad date.
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+
+const FIRST = ['Maria', 'James', 'Ann', 'Luis', 'Keisha', 'Tom', 'Priya', 'Omar', 'Grace', 'Dmitri'];
+const LAST = ['Lopez', 'Smith', 'Lee', 'Nguyen', 'Johnson', 'Patel', 'Brown', 'Garcia', 'Okafor', 'Ivanova'];
+const TYPES = ['service', 'booking', 'need_opened'] as const;
+
+function event(i: number): Record<string, unknown> {
+  const type = TYPES[i % TYPES.length];
+  const person = Math.floor(i / 3);
+  const details =
+    type === 'service' ? { serviceType: 'intake', program: 'outreach' }
+    : type === 'booking' ? { bookingNumber: `B${i}`, facility: 'Main Jail' }
+    : { needId: `N${i}`, category: 'housing' };
+  return {
+    eventId: `bench-${i}`,
+    type,
+    occurredAt: new Date(Date.UTC(2025, 0, 1) + i * 60_000).toISOString(),
+    subject: {
+      recordId: `R${person}`,
+      firstName: FIRST[person % FIRST.length],
+      lastName: LAST[Math.floor(person / FIRST.length) % LAST.length],
+      dateOfBirth: `19${50 + (person % 50)}-0${1 + (person % 9)}-1${person % 10}`,
+      sex: person % 2 ? 'F' : 'M',
+      phone: `555-01${String(person % 100).padStart(2, '0')}`,
+      address: { line1: `${person % 900} Main St`, city: 'Springfield', state: 'IL', postalCode: '62701' },
+      identifiers: [{ system: 'state_id', value: `S${person}` }],
+    },
+    details,
+  };
+}
+
+async function main(): Promise<void> {
+  const rows = Number(process.argv[2]);
+  const out = process.argv[3];
+  const badEvery = Number(process.argv[4] ?? 0);
+  if (!Number.isInteger(rows) || rows < 1 || !out) throw new Error('usage: import-file.generate.ts <rows> <out.ndjson> [badEvery]');
+  const file = createWriteStream(out);
+  for (let i = 1; i <= rows; i++) {
+    let line: string;
+    if (badEvery && i % badEvery === 0) {
+      line = (i / badEvery) % 2 ? `{"eventId":"bench-${i}","type":` : JSON.stringify({ ...event(i), subject: { ...(event(i).subject as object), dateOfBirth: '1980-02-30' } });
+    } else line = JSON.stringify(event(i));
+    if (!file.write(`${line}\n`)) await once(file, 'drain');
+  }
+  file.end();
+  await once(file, 'finish');
+  process.stderr.write(`wrote ${rows} rows to ${out}\n`);
+}
+
+void main();

@@ -53,7 +53,9 @@ class ProgressView {
             ? 'importing |{bar}| {percentage}% | {rows} rows | {rate} rows/s | accepted {accepted} duplicate {duplicate} rejected {rejected}'
             : 'applying  |{bar}| {percentage}% | {value}/{total} applied | dead-lettered {dead}',
         });
-        this.bar.start(p.phase === 'reading' ? Math.max(p.totalBytes, 1) : Math.max(p.tracked, 1), 0);
+        this.bar.start(p.phase === 'reading' ? Math.max(p.totalBytes, 1) : Math.max(p.tracked, 1), 0, {
+          rows: 0, rate: 0, accepted: 0, duplicate: 0, rejected: 0, dead: 0,
+        });
       }
       if (p.phase === 'reading') {
         this.bar?.update(p.bytes, { rows: p.rows, rate, accepted: p.accepted, duplicate: p.duplicate, rejected: p.rejected });

@@ -184,7 +184,8 @@ export class RecordLinkerService {
 
   /** Undoes remember() for the record's previous demographics before it is linked again. */
   private async forget(em: EntityManager, recordId: string, old: NormalisedRecord): Promise<void> {
-    const removed: { key: string }[] = await em.query(`DELETE FROM blocking_key WHERE source_record_id = $1 RETURNING key`, [recordId]);
+    // TypeORM answers a DELETE with [rows, count].
+    const [removed]: [{ key: string }[], number] = await em.query(`DELETE FROM blocking_key WHERE source_record_id = $1 RETURNING key`, [recordId]);
     if (removed.length) {
       await em.query(`UPDATE blocking_key_stat SET records = records - 1 WHERE key = ANY($1::text[])`, [removed.map((r) => r.key)]);
     }

@@ -77,6 +77,12 @@ describe('linking records to persons in the worker', () => {
       `SELECT d.action FROM link_decision d JOIN source_record sr ON sr.id = d.source_record_id WHERE sr.record_id = 'J-2' ORDER BY d.id`,
     );
     expect(decisions.map((d) => d.action)).toEqual(['new', 'move']);
+    // Key counts follow the record: its old keys were released, its new ones counted once.
+    const [drift] = await stack.query<{ n: string }>(
+      `SELECT count(*) AS n FROM blocking_key_stat s
+        WHERE s.records <> (SELECT count(*) FROM blocking_key k WHERE k.key = s.key)`,
+    );
+    expect(Number(drift.n)).toBe(0);
   });
 });
 

@@ -22,7 +22,7 @@ describe('POST /api/v1/events batches', () => {
   const pathsOf = (r: Result): string[] => [...new Set(r.errors.map((e) => e.path))];
 
   it('accepts the valid events of a mixed batch, rejects the rest by field, in request order', async () => {
-    const cases: [Record<string, unknown>, Result['status'], string[]][] = [
+    const cases: [unknown, Result['status'], string[]][] = [
       [makeEvent({}, { recordId: 'M-1' }), 'accepted', []],
       [makeEvent({}, { dateOfBirth: '1980-02-30' }), 'rejected', ['subject.dateOfBirth']],
       [makeEvent({ type: 'booking', details: { facility: 'Main' } }), 'rejected', ['details.bookingNumber']],
@@ -49,7 +49,7 @@ describe('POST /api/v1/events batches', () => {
     results.forEach((r, i) => {
       const [ev, status, paths] = cases[i];
       expect({ i, status: r.status, paths: pathsOf(r) }).toEqual({ i, status, paths });
-      expect(r.eventId).toBe(typeof ev === 'object' ? ev.eventId : null);
+      expect(r.eventId).toBe(typeof ev === 'object' && ev !== null ? (ev as { eventId: string }).eventId : null);
       // Every message names the field it is about.
       for (const e of r.errors) expect(e.message).toContain(e.path);
     });

@@ -79,6 +79,7 @@ function run(dataset: string, labelled: LabelledRecord[]): Row {
   const recs = labelled.map((l) => normaliseRecord(l.record));
   const t0 = Date.now();
   const model = trainModel(recs, { seed: 42 });
+  if (process.env.FF_UPPER) model.thresholds.upper = Number(process.env.FF_UPPER);
   if (process.env.FF_NO_TWINS) model.conflicts.twins = false;
   if (process.env.FF_NO_GENERATIONS) model.conflicts.generations = false;
   const trainSec = (Date.now() - t0) / 1000;

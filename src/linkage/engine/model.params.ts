@@ -63,7 +63,7 @@ const DEFAULT_MU: Record<FieldName, { m: number[]; u: number[] }> = {
   identifiers: { m: [0.94, 0.03, 0.03], u: [0.000001, 0.00001, 0.999989] },
 };
 
-export const DEFAULT_THRESHOLDS = { upper: 0.9, lower: 0.2 };
+export const DEFAULT_THRESHOLDS = { upper: 0.95, lower: 0.2 };
 
 /** A usable model before any training. */
 export function defaultModel(): ModelParams {

@@ -142,13 +142,16 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
   // share those. Near SSNs do not override: twins often have consecutive SSNs.
   if ((model.conflicts.twins || model.conflicts.generations) && levels.ssn !== 0 && (levels.identifiers === MISSING || levels.identifiers > 1)) {
     const n = names;
-    const lastAgrees = levels.lastName === 0;
+    // A surname typo still reads as 'same family' when both records state the same sex.
+    const lastAgrees = levels.lastName === 0 || (levels.lastName === 1 && levels.sex === 0);
+    // Twins: first names clearly differ (or merely sound alike while the sexes differ).
+    const firstDiffers = levels.firstName === 6 || (levels.sex === 1 && levels.firstName >= 3);
     const { twins, generations } = model.conflicts;
     if (generations && levels.suffix === 1) conflict = 'different_generation';
-    else if (twins && n && !n.swapped && levels.firstName === 6 && lastAgrees && [MISSING, 0, 1, 2, 4].includes(levels.dob)) {
+    else if (twins && n && !n.swapped && firstDiffers && lastAgrees && [MISSING, 0, 1, 2, 4].includes(levels.dob)) {
       // Also without a usable DOB: a shared surname and household is twin-like too.
       conflict = 'possible_twin';
-    } else if (generations && n && levels.firstName >= 0 && levels.firstName <= 2 && lastAgrees && levels.dob === 5 && dob) {
+    } else if (generations && n && levels.firstName >= 0 && levels.firstName <= 2 && levels.lastName === 0 && levels.dob === 5 && dob) {
       const gap = Math.abs(+dobYear(a, dob.aSource) - +dobYear(b, dob.bSource));
       if (gap >= model.conflicts.generationYears) conflict = 'different_generation';
     }

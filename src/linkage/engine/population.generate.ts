@@ -9,7 +9,7 @@ export interface PopulationOptions {
   seed: number;
   /** Number of base persons (twins and juniors are added on top). */
   persons: number;
-  /** Share of persons that get a twin (default 0.03). */
+  /** Share of persons that get a twin (default 0.015: about 3% of people are twins, as in US births). */
   twinRate?: number;
   /** Share of men that get a Jr (default 0.03). */
   juniorRate?: number;
@@ -307,7 +307,7 @@ export function generatePopulation(opts: PopulationOptions): GeneratedRecord[] {
   for (let i = 0; i < opts.persons; i++) {
     const p = makePerson(rng, `person-${i}`);
     persons.push(p);
-    if (rng() < (opts.twinRate ?? 0.03)) {
+    if (rng() < (opts.twinRate ?? 0.015)) {
       // Twin: same DOB, surname, household; different first name and SSN (often consecutive).
       const t = makePerson(rng, `person-${i}-twin`);
       let first = p.first;

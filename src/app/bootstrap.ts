@@ -41,15 +41,35 @@ export async function createHttpApp(role: 'api' | 'all'): Promise<NestExpressApp
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRole(role), { bufferLogs: true, bodyParser: false });
   app.useLogger(app.get(Logger));
   configureHttp(app, cfg);
-  app.enableShutdownHooks();
   return app;
 }
 
 export async function createWorkerContext(): Promise<INestApplicationContext> {
   const app = await NestFactory.createApplicationContext(AppModule.forRole('worker'), { bufferLogs: true });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   return app;
+}
+
+/**
+ * SIGTERM/SIGINT: stop accepting HTTP, let workers finish in-flight jobs (BullMQ's close waits
+ * for them), run shutdown hooks, then exit 0. A second signal exits at once.
+ */
+function closeOnSignal(app: INestApplication | INestApplicationContext): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (closing) process.exit(1);
+    closing = true;
+    new NestLogger('main').log({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        new NestLogger('main').error({ err: err instanceof Error ? err.name : 'unknown' }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 /** Runs a process entry point; configuration and reachability problems end it with one line. */
@@ -57,7 +77,8 @@ export function runMain(role: ProcessRole | 'migrate', fn: (cfg: AppConfig) => P
   const go = async (): Promise<void> => {
     const cfg = loadConfig();
     if (role !== 'migrate') await preflight(cfg);
-    await fn(cfg);
+    const app = await fn(cfg);
+    if (app) closeOnSignal(app);
   };
   go().catch((err: unknown) => {
     if (err instanceof ConfigError || err instanceof PreflightError) {

@@ -26,9 +26,11 @@ export interface ModelParams {
    * Identity-conflict patterns (twins: same surname and DOB, different first name; Jr/Sr:
    * different suffix or same name with DOBs a generation apart). Conditional independence
    * over-counts shared household evidence there, so the pair is capped at `capProbability`
-   * (inside the review band) instead of auto-linking.
+   * (inside the review band) instead of auto-linking. `ssn`: two full valid SSNs that differ
+   * by more than a slip cap the pair the same way. An exact SSN or (near-)exact identifier
+   * lifts the twin / generation caps.
    */
-  conflicts: { twins: boolean; generations: boolean; capProbability: number; generationYears: number };
+  conflicts: { twins: boolean; generations: boolean; ssn: boolean; capProbability: number; generationYears: number };
   /** Term-frequency adjustment of exact name matches. */
   tf: { enabled: boolean; minFrequency: number; minTotal: number; maxAdjustmentBits: number };
   training?: {
@@ -77,7 +79,7 @@ export function defaultModel(): ModelParams {
     fields,
     thresholds: { ...DEFAULT_THRESHOLDS },
     swapPenaltyBits: 2,
-    conflicts: { twins: true, generations: true, capProbability: 0.5, generationYears: 12 },
+    conflicts: { twins: true, generations: true, ssn: true, capProbability: 0.5, generationYears: 12 },
     tf: { enabled: true, minFrequency: 1e-5, minTotal: 1000, maxAdjustmentBits: 6 },
   };
 }

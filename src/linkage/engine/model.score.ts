@@ -116,7 +116,7 @@ function chooseDob(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord)
 
 interface Compared {
   levels: LevelVector;
-  conflict?: 'possible_twin' | 'different_generation';
+  conflict?: 'possible_twin' | 'different_generation' | 'ssn_conflict';
   tfBits: Partial<Record<FieldName, number>>;
   swapped: boolean;
   alias?: string;
@@ -140,10 +140,10 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
   let conflict: Compared['conflict'];
   // An exact SSN or a (near-)exact identifier overrides the patterns: twins and Jr/Sr do not
   // share those. Near SSNs do not override: twins often have consecutive SSNs.
-  if ((model.conflicts.twins || model.conflicts.generations) && levels.ssn !== 0 && (levels.identifiers === MISSING || levels.identifiers > 1)) {
+  if (levels.ssn !== 0 && (levels.identifiers === MISSING || levels.identifiers > 1)) {
     const n = names;
-    // A surname typo still reads as 'same family' when both records state the same sex.
-    const lastAgrees = levels.lastName === 0 || (levels.lastName === 1 && levels.sex === 0);
+    // A surname typo still reads as 'same family' when both records state a sex.
+    const lastAgrees = levels.lastName === 0 || (levels.lastName === 1 && levels.sex !== MISSING);
     // Twins: first names clearly differ (or merely sound alike while the sexes differ).
     const firstDiffers = levels.firstName === 6 || (levels.sex === 1 && levels.firstName >= 3);
     const { twins, generations } = model.conflicts;
@@ -155,6 +155,8 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
       const gap = Math.abs(+dobYear(a, dob.aSource) - +dobYear(b, dob.bSource));
       if (gap >= model.conflicts.generationYears) conflict = 'different_generation';
     }
+    // Two full, valid SSNs that are not a one-digit / transposition slip: never auto-link.
+    if (!conflict && model.conflicts.ssn && a.ssn && b.ssn && levels.ssn === 4) conflict = 'ssn_conflict';
   }
   const aliasParts: string[] = [];
   if (names && (names.a.source !== 'primary' || names.b.source !== 'primary')) {

@@ -59,15 +59,8 @@ CREATE TABLE blocking_key (
 );
 CREATE INDEX blocking_key_record_idx ON blocking_key (source_record_id);
 
--- How many records carry each key, so over-common keys are skipped without counting.
-CREATE TABLE blocking_key_stat (
-  key      text    NOT NULL,
-  records  integer NOT NULL,
-  CONSTRAINT blocking_key_stat_pk PRIMARY KEY (key),
-  CONSTRAINT blocking_key_stat_records_ck CHECK (records >= 0)
-);
-
--- Name counts for term-frequency adjustment.
+-- Name counts for term-frequency adjustment, refreshed in the background by the workers
+-- (a count per record on the hot path would make every link wait on shared rows).
 CREATE TABLE name_frequency (
   field    text    NOT NULL,
   value    text    NOT NULL,

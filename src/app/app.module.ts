@@ -9,13 +9,14 @@ import { IngestModule } from '../ingest/ingest.module';
 import { ImportModule } from '../ingest/import/import.module';
 import { PartnersModule } from '../partners/partners.module';
 import { QueueModule } from '../queue/queue.module';
+import { LinkageWorkerModule } from '../linkage/linkage-worker.module';
 import { LinkageModule } from '../linkage/linkage.module';
 import { LoggerModule } from './logger.module';
 
 export type ProcessRole = 'api' | 'worker' | 'all' | 'cli';
 
 const HTTP: Type[] = [HealthModule, IngestHttpModule];
-const WORKER: Type[] = [IngestWorkerModule];
+const WORKER: Type[] = [IngestWorkerModule, LinkageWorkerModule];
 
 /** One codebase, three processes: the role picks which modules load. */
 @Module({})

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { blockingKeys, DEFAULT_KEY_CAP, isKeyCapped } from './engine/blocking.rules';
+import { blockingKeys, DEFAULT_KEY_CAP } from './engine/blocking.rules';
 import { decide, type CandidatePerson, type Decision } from './engine/link.decide';
 import { explain, scorePair, type Explanation } from './engine/model.score';
 import type { ModelParams } from './engine/model.params';
@@ -45,13 +45,12 @@ export class RecordLinkerService {
     const keys = blockingKeys(rec);
     await em.query(`SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [keys]);
 
-    const current: { person_id: string; locked: boolean; normalised: NormalisedRecord }[] = await em.query(
-      `SELECT person_id, locked, normalised FROM linkage_record WHERE source_record_id = $1 FOR UPDATE`,
+    const current: { person_id: string; locked: boolean }[] = await em.query(
+      `SELECT person_id, locked FROM linkage_record WHERE source_record_id = $1 FOR UPDATE`,
       [sourceRecordId],
     );
     const prev = current[0];
-    if (prev) await this.forget(em, sourceRecordId, prev.normalised);
-    await this.remember(em, sourceRecordId, rec, keys);
+    await this.remember(em, sourceRecordId, keys);
 
     const candidates = await this.candidates(em, sourceRecordId, keys);
     const tf = await this.termFrequencies(em, rec);
@@ -158,50 +157,23 @@ export class RecordLinkerService {
 
   private async candidates(em: EntityManager, recordId: string, keys: string[]): Promise<CandidateRow[]> {
     if (keys.length === 0) return [];
-    const stats: { key: string; records: number }[] = await em.query(`SELECT key, records FROM blocking_key_stat WHERE key = ANY($1::text[])`, [keys]);
-    // The record's own key was just counted, hence +1 on the cap.
-    const usable = stats.filter((s) => !isKeyCapped(s.records - 1, DEFAULT_KEY_CAP)).map((s) => s.key);
-    if (usable.length === 0) return [];
+    // Keys carried by more than the cap are too common to be evidence; counting stops at cap+1
+    // on the key index, so a very common key costs no more than a rare one.
     return em.query(
-      `SELECT lr.source_record_id, lr.person_id, lr.normalised FROM linkage_record lr
-        WHERE lr.source_record_id IN (SELECT DISTINCT source_record_id FROM blocking_key WHERE key = ANY($1::text[]))
+      `WITH usable AS (
+         SELECT k FROM unnest($1::text[]) AS k
+          WHERE (SELECT count(*) FROM (SELECT 1 FROM blocking_key b WHERE b.key = k AND b.source_record_id <> $2 LIMIT $3 + 1) x) <= $3
+       )
+       SELECT lr.source_record_id, lr.person_id, lr.normalised FROM linkage_record lr
+        WHERE lr.source_record_id IN (SELECT source_record_id FROM blocking_key WHERE key IN (SELECT k FROM usable))
           AND lr.source_record_id <> $2`,
-      [usable, recordId],
+      [keys, recordId, DEFAULT_KEY_CAP],
     );
   }
 
-  private async remember(em: EntityManager, recordId: string, rec: NormalisedRecord, keys: string[]): Promise<void> {
-    if (keys.length) {
-      await em.query(`INSERT INTO blocking_key (key, source_record_id) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, [keys, recordId]);
-      await em.query(
-        `INSERT INTO blocking_key_stat (key, records) SELECT unnest($1::text[]), 1
-         ON CONFLICT (key) DO UPDATE SET records = blocking_key_stat.records + 1`,
-        [keys],
-      );
-    }
-    await this.countNames(em, rec, 1);
-  }
-
-  /** Undoes remember() for the record's previous demographics before it is linked again. */
-  private async forget(em: EntityManager, recordId: string, old: NormalisedRecord): Promise<void> {
-    // TypeORM answers a DELETE with [rows, count].
-    const [removed]: [{ key: string }[], number] = await em.query(`DELETE FROM blocking_key WHERE source_record_id = $1 RETURNING key`, [recordId]);
-    if (removed.length) {
-      await em.query(`UPDATE blocking_key_stat SET records = records - 1 WHERE key = ANY($1::text[])`, [removed.map((r) => r.key)]);
-    }
-    await this.countNames(em, old, -1);
-  }
-
-  private async countNames(em: EntityManager, rec: NormalisedRecord, delta: 1 | -1): Promise<void> {
-    const v = termValues(rec);
-    const rows = [['first', v.firstName], ['last', v.lastName]].filter(([, value]) => value);
-    for (const [field, value] of rows) {
-      await em.query(
-        `INSERT INTO name_frequency (field, value, records) VALUES ($1, $2, GREATEST($3, 0))
-         ON CONFLICT (field, value) DO UPDATE SET records = GREATEST(name_frequency.records + $3, 0)`,
-        [field, value, delta],
-      );
-    }
+  private async remember(em: EntityManager, recordId: string, keys: string[]): Promise<void> {
+    await em.query(`DELETE FROM blocking_key WHERE source_record_id = $1`, [recordId]);
+    if (keys.length) await em.query(`INSERT INTO blocking_key (key, source_record_id) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, [keys, recordId]);
   }
 
   /** Counts for this record's names only, with the population total (cached: it moves slowly). */

@@ -23,12 +23,12 @@ export interface TrainOptions {
 /** Fields with fewer observed (non-missing) pairs than this keep their starting m/u. */
 const MIN_OBSERVED = 20;
 
-interface Pattern {
+export interface Pattern {
   levels: LevelVector;
   count: number;
 }
 
-function compress(vectors: Iterable<LevelVector>): Pattern[] {
+export function compress(vectors: Iterable<LevelVector>): Pattern[] {
   const map = new Map<string, Pattern>();
   for (const v of vectors) {
     const key = v.join(',');

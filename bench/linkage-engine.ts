@@ -78,7 +78,7 @@ function run(dataset: string, labelled: LabelledRecord[]): Row {
   const truth = new Map(labelled.map((l) => [l.record.id, l.entity]));
   const recs = labelled.map((l) => normaliseRecord(l.record));
   const t0 = Date.now();
-  const model = trainModel(recs, { seed: 42 });
+  const model = trainModel(recs, { seed: 42, randomPairs: Number(process.env.FF_RANDOM_PAIRS ?? 200_000) });
   if (process.env.FF_UPPER) model.thresholds.upper = Number(process.env.FF_UPPER);
   if (process.env.FF_NO_TWINS) model.conflicts.twins = false;
   if (process.env.FF_NO_GENERATIONS) model.conflicts.generations = false;

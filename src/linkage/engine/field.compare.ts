@@ -38,7 +38,7 @@ function sortedLetters(s: string): string {
 
 /** Same letters in another order, give or take one (keying scrambles such as 'lmeai' ~ 'amelia'). */
 function scrambled(a: string, b: string): boolean {
-  if (Math.min(a.length, b.length) < 4) return false;
+  if (Math.min(a.length, b.length) < 4 || Math.abs(a.length - b.length) > 1) return false;
   return levenshtein(sortedLetters(a), sortedLetters(b)) <= 1;
 }
 

@@ -69,6 +69,11 @@ function bitsOf(model: ModelParams, f: FieldName, level: number): number {
   return level === MISSING ? 0 : levelBits(model.fields[f], level);
 }
 
+/** Cheap gate before trying swapped orientations: a cross pair must share its first letter. */
+function maySwap(a: NormalisedName, b: NormalisedName): boolean {
+  return (!!a.first && !!b.last && a.first[0] === b.last[0]) || (!!a.last && !!b.first && a.last[0] === b.first[0]);
+}
+
 function chooseNames(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord, tf?: TermFrequencies): NameChoice | null {
   let best: NameChoice | null = null;
   for (const na of a.names) {
@@ -77,7 +82,7 @@ function chooseNames(model: ModelParams, a: NormalisedRecord, b: NormalisedRecor
       const first = compareFirstName(na, nb);
       const last = compareLastName(na, nb);
       // Both swap labellings, so score(a, b) === score(b, a).
-      if (first !== 0 || last !== 0) orientations.push([na, swapName(nb), true], [swapName(na), nb, true]);
+      if ((first !== 0 || last !== 0) && maySwap(na, nb)) orientations.push([na, swapName(nb), true], [swapName(na), nb, true]);
       for (const [oa, ob, swapped] of orientations) {
         const fl = swapped ? compareFirstName(oa, ob) : first;
         const ll = swapped ? compareLastName(oa, ob) : last;

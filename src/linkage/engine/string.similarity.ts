@@ -6,6 +6,9 @@ export function levenshtein(a: string, b: string): number {
   return distance(a, b);
 }
 
+let scratchA = new Int32Array(64);
+let scratchB = new Uint8Array(64);
+
 /** Jaro-Winkler similarity in [0,1] (prefix scale 0.1, max prefix 4). */
 export function jaroWinkler(a: string, b: string): number {
   if (a === b) return a.length ? 1 : 0;
@@ -13,8 +16,11 @@ export function jaroWinkler(a: string, b: string): number {
   const lb = b.length;
   if (!la || !lb) return 0;
   const window = Math.max(0, Math.floor(Math.max(la, lb) / 2) - 1);
-  const matchedB = new Uint8Array(lb);
-  const matchA = new Int32Array(la).fill(-1);
+  // Reused scratch buffers: this runs millions of times during training.
+  if (scratchB.length < lb) scratchB = new Uint8Array(lb * 2);
+  if (scratchA.length < la) scratchA = new Int32Array(la * 2);
+  const matchedB = scratchB.fill(0, 0, lb);
+  const matchA = scratchA.fill(-1, 0, la);
   let matches = 0;
   for (let i = 0; i < la; i++) {
     const lo = Math.max(0, i - window);

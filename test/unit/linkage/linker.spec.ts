@@ -31,7 +31,7 @@ describe('in-memory incremental linker', () => {
   it('reaches F1 >= 0.998 on FEBRL dataset4 (4a then 4b) at the default thresholds after unsupervised training', () => {
     const labelled = [...febrl('dataset4a.csv'), ...febrl('dataset4b.csv')];
     const recs = labelled.map((l) => normaliseRecord(l.record));
-    const model = trainModel(recs, { seed: 42 });
+    const model = trainModel(recs, { seed: 42, randomPairs: 100_000 });
     expect(model.thresholds).toEqual(defaultModel().thresholds);
     const linker = new InMemoryLinker({ model, tf: buildTermFrequencies(recs) });
     for (const r of recs) linker.add(r);

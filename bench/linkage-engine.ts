@@ -7,6 +7,7 @@ import { parseFebrlCsv, parseSplinkFakeCsv, type LabelledRecord } from '../src/l
 import { normaliseRecord } from '../src/linkage/engine/record.normalise';
 import { blockedPairs, blockingKeys } from '../src/linkage/engine/blocking.rules';
 import { trainModel } from '../src/linkage/engine/em.train';
+import { defaultModel } from '../src/linkage/engine/model.params';
 import { buildTermFrequencies } from '../src/linkage/engine/tf.table';
 import { InMemoryLinker } from '../src/linkage/engine/linker.memory';
 import { pairwiseMetrics } from '../src/linkage/engine/eval.metrics';
@@ -78,7 +79,8 @@ function run(dataset: string, labelled: LabelledRecord[]): Row {
   const truth = new Map(labelled.map((l) => [l.record.id, l.entity]));
   const recs = labelled.map((l) => normaliseRecord(l.record));
   const t0 = Date.now();
-  const model = trainModel(recs, { seed: 42, randomPairs: Number(process.env.FF_RANDOM_PAIRS ?? 200_000) });
+  // FF_UNTRAINED=1 measures the default model (what the service uses before any training).
+  const model = process.env.FF_UNTRAINED ? defaultModel() : trainModel(recs, { seed: 42, randomPairs: Number(process.env.FF_RANDOM_PAIRS ?? 200_000) });
   if (process.env.FF_UPPER) model.thresholds.upper = Number(process.env.FF_UPPER);
   if (process.env.FF_NO_TWINS) model.conflicts.twins = false;
   if (process.env.FF_NO_GENERATIONS) model.conflicts.generations = false;

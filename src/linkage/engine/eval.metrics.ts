@@ -1,4 +1,8 @@
 // Evaluation helpers: pairwise cluster metrics, PR table by threshold, labels file parser.
+import { scorePair } from './model.score';
+import type { ModelParams } from './model.params';
+import type { NormalisedRecord } from './record.types';
+import type { TermFrequencies } from './tf.table';
 
 export interface PairwiseMetrics {
   truePositives: number;
@@ -122,4 +126,22 @@ export function parseLabelsTsv(text: string): LabelsParseResult {
   });
   if (lines.length && lines[0].split('\t').length !== 3) errors.unshift({ line: 1, message: 'header must have 3 tab-separated columns' });
   return { pairs, errors };
+}
+
+/** Score labelled pairs with a model (for `model evaluate --labels`); unknown record ids are reported. */
+export function scoreLabelledPairs(
+  model: ModelParams, records: ReadonlyMap<string, NormalisedRecord>, pairs: readonly LabelledPair[], tf?: TermFrequencies,
+): { scored: (ScoredLabel & LabelledPair & { weight: number })[]; unknownRecordIds: string[] } {
+  const unknown = new Set<string>();
+  const scored: (ScoredLabel & LabelledPair & { weight: number })[] = [];
+  for (const p of pairs) {
+    const a = records.get(p.recordIdA);
+    const b = records.get(p.recordIdB);
+    if (!a) unknown.add(p.recordIdA);
+    if (!b) unknown.add(p.recordIdB);
+    if (!a || !b) continue;
+    const s = scorePair(model, a, b, tf);
+    scored.push({ ...p, probability: s.probability, weight: s.weight });
+  }
+  return { scored, unknownRecordIds: [...unknown].sort() };
 }

@@ -1,8 +1,8 @@
 // In-memory incremental linker: the same steps the service runs per record
 // (normalise -> keys -> candidates via key index with cap -> score persons -> decide).
 import { blockingKeys, DEFAULT_KEY_CAP, isKeyCapped } from './blocking.rules';
-import { decide, type CandidatePerson, type Decision, type StewardConstraints } from './link.decide';
-import { scorePair } from './model.score';
+import { decide, type Decision, type StewardConstraints } from './link.decide';
+import { scoreCandidates } from './candidate.score';
 import { normaliseRecord } from './record.normalise';
 import { updateTermFrequencies, emptyTermFrequencies, type TermFrequencies } from './tf.table';
 import type { ModelParams } from './model.params';
@@ -51,26 +51,22 @@ export class InMemoryLinker {
       if (!list || isKeyCapped(list.length, cap)) continue;
       for (const id of list) candidateIds.add(id);
     }
-    const persons = new Map<string, CandidatePerson>();
+    const byPerson = new Map<string, NormalisedRecord[]>();
     for (const id of candidateIds) {
       const other = this.records.get(id);
       const personId = this.personOfRecord.get(id);
       if (!other || !personId) continue;
-      const s = scorePair(this.opts.model, rec, other, this.tf);
-      const cur = persons.get(personId);
-      if (!cur || s.weight > cur.weight) {
-        persons.set(personId, {
-          personId,
-          recordIds: this.recordsOfPerson.get(personId) ?? [],
-          probability: s.probability,
-          weight: s.weight,
-          bestRecordId: id,
-        });
-      }
+      const list = byPerson.get(personId);
+      if (list) list.push(other);
+      else byPerson.set(personId, [other]);
     }
+    // Only the person's records reached through keys are scored, like the service's key lookup.
+    const persons = scoreCandidates(
+      this.opts.model, rec, [...byPerson].map(([personId, records]) => ({ personId, records })), this.tf,
+    ).map((c) => ({ ...c, recordIds: this.recordsOfPerson.get(c.personId) ?? c.recordIds }));
     const decision = decide({
       recordId: rec.id,
-      candidates: [...persons.values()],
+      candidates: persons,
       thresholds: this.opts.thresholds ?? this.opts.model.thresholds,
       constraints: this.opts.constraints,
     });

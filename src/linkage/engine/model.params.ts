@@ -106,3 +106,15 @@ export function validateModel(model: ModelParams): void {
     if (!p || p.m.length !== n || p.u.length !== n) throw new Error(`model field ${f} does not have ${n} levels`);
   }
 }
+
+/**
+ * The trained prior is per random pair at the training size. Each person has a roughly fixed
+ * number of records, so the prior falls like 1/N as the store grows: rescale it (instead of
+ * retraining) when the number of stored records has changed a lot since training.
+ */
+export function rescalePrior(model: ModelParams, currentRecords: number): ModelParams {
+  const trained = model.training?.records;
+  if (!trained || currentRecords <= 1) return model;
+  const prior = Math.min(0.5, Math.max(1e-12, (model.prior * (trained - 1)) / (currentRecords - 1)));
+  return { ...model, prior };
+}

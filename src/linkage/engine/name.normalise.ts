@@ -57,7 +57,8 @@ export function parseSurname(tokens: string[]): ParsedSurname {
   if (!core.length) core = toks.slice(-1);
   return {
     last: core.join(''),
-    lastFull: toks.join(''),
+    // Mac-normalise the joined form too, so 'Mac Donald' ~ 'McDonald'.
+    lastFull: normaliseMac(toks.join('')),
     lastParts: core.filter((t) => t.length >= 2),
   };
 }

@@ -1,6 +1,6 @@
 import { compress, runEm, trainModel } from '../../../src/linkage/engine/em.train';
 import { FIELD_NAMES, MISSING } from '../../../src/linkage/engine/field.compare';
-import { defaultModel } from '../../../src/linkage/engine/model.params';
+import { defaultModel, rescalePrior } from '../../../src/linkage/engine/model.params';
 import { seededRng, type Rng } from '../../../src/linkage/engine/random.seed';
 import { normaliseRecord } from '../../../src/linkage/engine/record.normalise';
 import { febrl } from './data.helper';
@@ -72,5 +72,13 @@ describe('EM training', () => {
       expect(Math.log2(p.m[0] / p.u[0])).toBeGreaterThan(3);
       expect(Math.log2(p.m[p.m.length - 1] / p.u[p.u.length - 1])).toBeLessThan(-1);
     }
+  });
+});
+
+describe('rescalePrior', () => {
+  it('scales the trained prior like 1/N and leaves untrained models alone', () => {
+    const m = { ...defaultModel(), prior: 1e-3, training: { method: 'em' as const, seed: 1, records: 1001, randomPairs: 1, blockedPairs: 1, iterations: 1, converged: true, blockedMatchShare: 0.5 } };
+    expect(rescalePrior(m, 10_001).prior).toBeCloseTo(1e-4, 12);
+    expect(rescalePrior(defaultModel(), 10_000).prior).toBe(defaultModel().prior);
   });
 });

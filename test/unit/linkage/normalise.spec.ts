@@ -32,6 +32,7 @@ describe('name normalisation', () => {
     expect(last("O'Brien", 'OBrien')).toBe('exact');
     expect(last("O'Brien", 'O Brien')).toBe('exact');
     expect(last('MacDonald', 'McDonald')).toBe('exact');
+    expect(last('Mac Donald', 'McDonald')).toBe('exact');
     // Short or vowel-led Mac- names are left alone.
     expect(norm({ lastName: 'Macias' }).names[0].last).toBe('macias');
     expect(norm({ lastName: 'Mack' }).names[0].last).toBe('mack');

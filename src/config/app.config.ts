@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUrl, Length, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Length, Matches, Max, Min, ValidateBy, validateSync } from 'class-validator';
+import { criteriaProblem, DEFAULT_FAMILIAR_CRITERIA } from '../persons/familiar-criteria';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -97,6 +98,23 @@ export class AppConfig {
   @Min(1)
   @Max(200)
   DB_POOL_SIZE = 20;
+
+  /** Familiar-faces criteria, a JSON array (docs/familiar-faces.md). */
+  @ValidateBy({
+    name: 'familiarCriteria',
+    validator: {
+      validate: (v: unknown) => criteriaProblem(v) === null,
+      defaultMessage: (a) => `FAMILIAR_CRITERIA${(criteriaProblem(a?.value) ?? '').replace(/^(?=[a-z])/, ' ')}`,
+    },
+  })
+  FAMILIAR_CRITERIA = DEFAULT_FAMILIAR_CRITERIA;
+
+  /** A consent ending within this many days is 'expiring'. */
+  @Transform(toInt)
+  @IsInt({ message: 'CONSENT_EXPIRING_DAYS must be an integer' })
+  @Min(1)
+  @Max(365)
+  CONSENT_EXPIRING_DAYS = 30;
 }
 
 export class ConfigError extends Error {}

@@ -112,8 +112,21 @@ export interface TimelineItem {
   category?: string;
 }
 
+/** The best-of demographics across the person's live records (majority vote, ties to the most recent). */
+export interface BestOfView {
+  firstName: string;
+  middleName?: string;
+  lastName: string;
+  dateOfBirth?: string;
+  sex?: string;
+  /** 'First Last', case-tidied. */
+  displayName: string;
+}
+
 export interface PersonState {
   personId: string;
+  /** Added by the projections helper (optional so older states still parse). */
+  bestOf?: BestOfView;
   /** Distinct agency codes with at least one live record. */
   agencies: string[];
   records: RecordView[];
@@ -127,6 +140,8 @@ export interface PersonState {
   contacts: ContactItem[];
   /** Chosen by the documented rule (docs/familiar-faces.md). */
   primaryContact: ContactItem | null;
+  /** Which branch of the rule chose primaryContact. */
+  primaryContactBasis?: 'assignment' | 'referral' | 'latest';
   timeline: TimelineItem[];
   lastActivityAt: string;
   /** Ids of the familiar-faces criteria this person meets at fold time. */

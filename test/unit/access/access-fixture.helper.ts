@@ -42,8 +42,11 @@ export function consent(agency: string, consentId: string, partners: string[], c
   return c;
 }
 
+const OTHER_PII = { first: 'Rob', last: 'Smitts', dob: '1988-04-13', ssn: '423456784', line1: '4 Other Lane', contact: 'Oscar Other' };
+const pii = (agency: string): (typeof PII)[string] => PII[agency] ?? OTHER_PII;
+
 function record(agency: string): RecordView {
-  const p = PII[agency];
+  const p = pii(agency);
   return {
     sourceRecordId: `sr-${agency}`, source: `${agency}-src`, agency, recordId: `rec-${agency}`,
     firstName: p.first, lastName: p.last, dateOfBirth: p.dob, sex: 'M', ssnLast4: p.ssn.slice(-4),
@@ -83,7 +86,7 @@ export function personState(agencies: string[], consents: ConsentItem[]): Person
     }
     state.services.push({ agency, serviceType: 'meal', program: `${agency} program`, at: iso(-5) });
     ev(agency, 'service', iso(-5));
-    state.contacts.push({ agency, name: PII[agency].contact, role: 'worker', phone: '505-555-0100', assignedAt: iso(-40) });
+    state.contacts.push({ agency, name: pii(agency).contact, role: 'worker', phone: '505-555-0100', assignedAt: iso(-40) });
     ev(agency, 'contact_assigned', iso(-40));
     state.consents.push(consent(agency, `K-${agency}-hospital`, [HOSPITAL], null));
     ev(agency, 'consent_signed', iso(-200));

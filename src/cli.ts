@@ -9,8 +9,10 @@ import { DomainError } from './errors/domain.error';
 import { IngestStatusService } from './ingest/ingest-status.service';
 import { registerImportCommand } from './ingest/import/import.command';
 import { registerLinkageCommands } from './linkage/linkage.command';
+import { registerPersonsCommands } from './persons/persons.command';
 import { PartnersService } from './partners/partners.service';
 import { LocalIssuerService, parseTtl } from './access/local-issuer.service';
+import { registerAuditCommands } from './audit/audit.command';
 
 export function buildCli(): Command {
   const program = new Command('familiar-faces').description('Familiar Faces admin, import and export commands').showHelpAfterError();
@@ -104,6 +106,8 @@ export function buildCli(): Command {
 
   registerImportCommand(program);
   registerLinkageCommands(program);
+  registerPersonsCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 

@@ -3,6 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { DataSource } from 'typeorm';
+import { currentAuditContext } from '../audit/audit.context';
+import { AuditService } from '../audit/audit.service';
 import { AppConfig, localIssuerEnabled } from '../config/app.config';
 import { ForbiddenError, ValidationFailedError } from '../errors/domain.error';
 import { ROLES } from './roles';
@@ -24,6 +26,7 @@ export class LocalIssuerService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly cfg: AppConfig,
+    private readonly audit: AuditService,
   ) {}
 
   enabled(): boolean {
@@ -67,7 +70,7 @@ export class LocalIssuerService {
       throw new ValidationFailedError('invalid ttl', [{ path: 'ttl', message: 'ttl must be between 1s and 24h' }]);
     const k = await this.getKey();
     const key = await importJWK(k.private_jwk, ALG);
-    return new SignJWT({ agency: input.agency, roles: input.roles })
+    const token = await new SignJWT({ agency: input.agency, roles: input.roles })
       .setProtectedHeader({ alg: ALG, kid: k.kid, typ: 'JWT' })
       .setSubject(input.sub)
       .setIssuer(LOCAL_ISSUER)
@@ -75,6 +78,12 @@ export class LocalIssuerService {
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + input.ttlSeconds)
       .sign(key);
+    // No entry, no token.
+    await this.audit.recordAlone({
+      ...currentAuditContext(), action: 'token.mint', resource: `user/${input.sub}`,
+      details: { sub: input.sub, agency: input.agency, roles: input.roles, ttlSeconds: input.ttlSeconds, issuer: 'local' },
+    });
+    return token;
   }
 }
 

@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
+import { AuditDeniedFilter } from '../audit/audit-denied.filter';
 import { AppConfig, ConfigError, loadConfig } from '../config/app.config';
 import { DomainErrorFilter } from '../errors/domain-error.filter';
 import { AppModule, type ProcessRole } from './app.module';
@@ -25,7 +26,8 @@ export function configureHttp(app: NestExpressApplication, cfg: AppConfig): void
   app.use(helmet());
   app.use(express.json({ limit: cfg.BODY_LIMIT }));
   app.use(bodyErrors);
-  app.useGlobalFilters(new DomainErrorFilter());
+  // Later filters are tried first: refusals are audited, then answered like every other error.
+  app.useGlobalFilters(new DomainErrorFilter(), app.get(AuditDeniedFilter));
   const doc = new DocumentBuilder()
     .setTitle('Familiar Faces')
     .setDescription('Event ingest, linkage and the familiar-faces list for county justice and health coalitions.')

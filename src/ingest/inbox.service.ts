@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AppConfig } from '../config/app.config';
 import { checkEvent, contentHash, type FieldIssue, type ValidEvent } from './event.contract';
 import { applyJobId, INGEST_QUEUE, type ApplyJobData } from './ingest.queue';
@@ -38,7 +38,12 @@ export class InboxService implements BeforeApplicationShutdown {
    * Commits every valid event before returning; each result is in request order.
    * A failed enqueue is not an error for the caller: the re-drive picks the row up.
    */
-  async accept(sourceId: string, rawEvents: unknown[]): Promise<EventResult[]> {
+  async accept(
+    sourceId: string,
+    rawEvents: unknown[],
+    /** Runs last in the inbox transaction with the final results (the batch's audit entry). */
+    inTransaction?: (em: EntityManager, results: EventResult[]) => Promise<unknown>,
+  ): Promise<EventResult[]> {
     const results: EventResult[] = new Array<EventResult>(rawEvents.length);
     const firstInBatch = new Map<string, Candidate>();
     const candidates: Candidate[] = [];
@@ -64,38 +69,42 @@ export class InboxService implements BeforeApplicationShutdown {
     });
 
     const inserted: { id: string; event_id: string }[] = [];
-    if (candidates.length > 0) {
+    const insertCandidates = async (em: EntityManager): Promise<void> => {
+      const rows: { id: string; event_id: string }[] = await em.query(
+        `INSERT INTO inbox_event (source_id, event_id, type, record_id, occurred_at, payload, content_hash)
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::bytea[])
+         ON CONFLICT ON CONSTRAINT inbox_event_source_event_uq DO NOTHING
+         RETURNING id, event_id`,
+        [
+          sourceId,
+          candidates.map((c) => c.event.eventId),
+          candidates.map((c) => c.event.type),
+          candidates.map((c) => c.event.subject.recordId),
+          candidates.map((c) => c.event.occurredAt),
+          candidates.map((c) => JSON.stringify(c.raw)),
+          candidates.map((c) => c.hash),
+        ],
+      );
+      inserted.push(...rows);
+      if (rows.length === candidates.length) return;
+      const fresh = new Set(rows.map((r) => r.event_id));
+      const seen = candidates.filter((c) => !fresh.has(c.event.eventId));
+      const existing: { event_id: string; content_hash: Buffer }[] = await em.query(
+        `SELECT event_id, content_hash FROM inbox_event WHERE source_id = $1 AND event_id = ANY($2::text[])`,
+        [sourceId, seen.map((c) => c.event.eventId)],
+      );
+      const hashes = new Map(existing.map((e) => [e.event_id, e.content_hash]));
+      for (const c of seen) {
+        const prior = hashes.get(c.event.eventId);
+        results[c.index] = prior?.equals(c.hash)
+          ? { ...results[c.index], status: 'duplicate' }
+          : conflict(c.event.eventId);
+      }
+    };
+    if (candidates.length > 0 || inTransaction) {
       await this.db.transaction(async (em) => {
-        const rows: { id: string; event_id: string }[] = await em.query(
-          `INSERT INTO inbox_event (source_id, event_id, type, record_id, occurred_at, payload, content_hash)
-           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[], $7::bytea[])
-           ON CONFLICT ON CONSTRAINT inbox_event_source_event_uq DO NOTHING
-           RETURNING id, event_id`,
-          [
-            sourceId,
-            candidates.map((c) => c.event.eventId),
-            candidates.map((c) => c.event.type),
-            candidates.map((c) => c.event.subject.recordId),
-            candidates.map((c) => c.event.occurredAt),
-            candidates.map((c) => JSON.stringify(c.raw)),
-            candidates.map((c) => c.hash),
-          ],
-        );
-        inserted.push(...rows);
-        if (rows.length === candidates.length) return;
-        const fresh = new Set(rows.map((r) => r.event_id));
-        const seen = candidates.filter((c) => !fresh.has(c.event.eventId));
-        const existing: { event_id: string; content_hash: Buffer }[] = await em.query(
-          `SELECT event_id, content_hash FROM inbox_event WHERE source_id = $1 AND event_id = ANY($2::text[])`,
-          [sourceId, seen.map((c) => c.event.eventId)],
-        );
-        const hashes = new Map(existing.map((e) => [e.event_id, e.content_hash]));
-        for (const c of seen) {
-          const prior = hashes.get(c.event.eventId);
-          results[c.index] = prior?.equals(c.hash)
-            ? { ...results[c.index], status: 'duplicate' }
-            : conflict(c.event.eventId);
-        }
+        if (candidates.length > 0) await insertCandidates(em);
+        await inTransaction?.(em, results);
       });
     }
     await this.enqueue(inserted.map((r) => r.id));

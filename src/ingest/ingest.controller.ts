@@ -1,5 +1,7 @@
 import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { auditContextFromRequest } from '../audit/audit.context';
+import { AuditService } from '../audit/audit.service';
 import { ValidationFailedError } from '../errors/domain.error';
 import { SourceKeyGuard, type SourceRequest } from '../partners/source-key.guard';
 import { EventBatchDto } from './event.dto';
@@ -10,7 +12,10 @@ export const MAX_BATCH = 1000;
 @ApiTags('ingest')
 @Controller('api/v1/events')
 export class IngestController {
-  constructor(private readonly inbox: InboxService) {}
+  constructor(
+    private readonly inbox: InboxService,
+    private readonly audit: AuditService,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -31,6 +36,17 @@ export class IngestController {
         { path: 'events', message: `events must be an array of 1 to ${MAX_BATCH} events` },
       ]);
     }
-    return { results: await this.inbox.accept(req.source!.sourceId, events) };
+    // One audit entry per batch, in the inbox transaction: counts and the source, no event content.
+    const ctx = auditContextFromRequest(req);
+    const results = await this.inbox.accept(req.source!.sourceId, events, (em, res) =>
+      this.audit.record(em, { ...ctx, action: 'events.ingest', resource: `source/${req.source!.sourceCode}`, details: batchCounts(res) }),
+    );
+    return { results };
   }
+}
+
+function batchCounts(results: EventResult[]): Record<string, number> {
+  const n = { received: results.length, accepted: 0, duplicate: 0, rejected: 0 };
+  for (const r of results) n[r.status] += 1;
+  return n;
 }

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull } from 'typeorm';
+import { currentAuditContext } from '../audit/audit.context';
+import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app.config';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationFailedError } from '../errors/domain.error';
 import { Agency, AGENCY_KINDS, type AgencyKind } from './agency.entity';
@@ -42,6 +44,7 @@ export class PartnersService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly cfg: AppConfig,
+    private readonly audit: AuditService,
   ) {}
 
   async createSource(input: CreateSourceInput): Promise<{ code: string; agency: string; apiKey: string }> {
@@ -69,6 +72,10 @@ export class PartnersService {
       const source = await em.save(em.create(Source, { code: input.code, name: input.name, kind, agencyId: agency.id, disabledAt: null }));
       const key = generateApiKey();
       await em.save(em.create(SourceApiKey, { sourceId: source.id, keyId: key.keyId, digest: key.digest, expiresAt: null }));
+      await this.audit.record(em, {
+        ...currentAuditContext(), action: 'source.create', resource: `source/${source.code}`,
+        details: { agency: agency.code, kind, part2: agency.part2, keyId: key.keyId },
+      });
       return { code: source.code, agency: agency.code, apiKey: key.token };
     });
   }
@@ -96,20 +103,30 @@ export class PartnersService {
       await em.update(SourceApiKey, { sourceId: source.id, expiresAt: IsNull() }, { expiresAt });
       const key = generateApiKey();
       await em.save(em.create(SourceApiKey, { sourceId: source.id, keyId: key.keyId, digest: key.digest, expiresAt: null }));
+      await this.audit.record(em, {
+        ...currentAuditContext(), action: 'source.rotate_key', resource: `source/${code}`,
+        details: { keyId: key.keyId, previousKeysExpireAt: expiresAt.toISOString() },
+      });
       return { code, apiKey: key.token, previousKeysExpireAt: expiresAt.toISOString() };
     });
   }
 
   async disableSource(code: string): Promise<{ code: string; disabled: true }> {
-    const res: [unknown[], number] = await this.db.query(`UPDATE source SET disabled_at = coalesce(disabled_at, now()) WHERE code = $1 RETURNING id`, [code]);
-    if (res[1] === 0) throw new NotFoundError(`source ${code} not found`);
-    return { code, disabled: true };
+    return this.db.transaction(async (em) => {
+      const res: [unknown[], number] = await em.query(`UPDATE source SET disabled_at = coalesce(disabled_at, now()) WHERE code = $1 RETURNING id`, [code]);
+      if (res[1] === 0) throw new NotFoundError(`source ${code} not found`);
+      await this.audit.record(em, { ...currentAuditContext(), action: 'source.disable', resource: `source/${code}` });
+      return { code, disabled: true as const };
+    });
   }
 
   async setAgencyPart2(code: string, part2: boolean): Promise<{ code: string; part2: boolean }> {
-    const res: [unknown[], number] = await this.db.query(`UPDATE agency SET part2 = $2 WHERE code = $1 RETURNING id`, [code, part2]);
-    if (res[1] === 0) throw new NotFoundError(`agency ${code} not found`);
-    return { code, part2 };
+    return this.db.transaction(async (em) => {
+      const res: [unknown[], number] = await em.query(`UPDATE agency SET part2 = $2 WHERE code = $1 RETURNING id`, [code, part2]);
+      if (res[1] === 0) throw new NotFoundError(`agency ${code} not found`);
+      await this.audit.record(em, { ...currentAuditContext(), action: 'agency.update', resource: `agency/${code}`, details: { part2 } });
+      return { code, part2 };
+    });
   }
 
   /** Missing or unknown key: 401. Disabled source: 403. Expired (rotated-out) key: 401. */

@@ -1,0 +1,162 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { AuditContext, AuditDetails, AuditEntryInput, AuditOutcome } from './audit.context';
+
+export interface AuditReceipt {
+  seq: string;
+  time: string;
+}
+
+export interface AuditEntryView {
+  seq: string;
+  time: string;
+  actor: string;
+  actorKind: string;
+  agency: string | null;
+  role: string | null;
+  purpose: string | null;
+  action: string;
+  resource: string;
+  personIds: string[];
+  outcome: AuditOutcome;
+  requestId: string | null;
+  clientAddress: string | null;
+  details: AuditDetails;
+  hash: string;
+}
+
+export interface AuditSearch {
+  personId?: string;
+  actor?: string;
+  agency?: string;
+  action?: string;
+  outcome?: AuditOutcome;
+  from?: Date;
+  to?: Date;
+  /** Only reads of person data (actions `*.read`), as the accounting of disclosures needs. */
+  readsOnly?: boolean;
+  /** Entries older than this sequence number (the previous page's nextCursor). */
+  before?: string;
+  limit: number;
+}
+
+export interface AuditPage {
+  entries: AuditEntryView[];
+  nextCursor: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ACTION = /^[a-z][a-z0-9_.-]{0,99}$/;
+
+/** A person read is audited as an action ending in `.read` (or `.read.<detail>`). */
+export const READ_ACTION_SQL = `(action LIKE '%.read' OR action LIKE '%.read.%')`;
+
+/** Thrown when an entry cannot be written; the caller's transaction must then fail. */
+export class AuditWriteError extends Error {}
+
+function check(entry: AuditEntryInput): void {
+  if (!ACTION.test(entry.action)) throw new AuditWriteError(`audit action must look like thing.verb, got ${JSON.stringify(entry.action)}`);
+  const bad = (entry.personIds ?? []).filter((id) => !UUID.test(id));
+  if (bad.length) throw new AuditWriteError(`audit personIds must be uuids (${bad.length} are not)`);
+}
+
+interface Row {
+  seq: string;
+  time: Date;
+  actor: string;
+  actor_kind: string;
+  agency: string | null;
+  role: string | null;
+  purpose: string | null;
+  action: string;
+  resource: string;
+  person_ids: string[];
+  outcome: AuditOutcome;
+  request_id: string | null;
+  client_address: string | null;
+  details: AuditDetails;
+  hash: Buffer;
+}
+
+/**
+ * The audit log (docs/architecture.md "Audit log"). record() appends in the caller's transaction,
+ * so the action and its entry commit together or not at all.
+ */
+@Injectable()
+export class AuditService {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /**
+   * Appends one entry inside em's open transaction. Call it last in the transaction: it takes
+   * the chain's head lock, held until commit. The transaction must be READ COMMITTED (the default).
+   */
+  async record(em: EntityManager, entry: AuditEntryInput): Promise<AuditReceipt> {
+    if (!em.queryRunner?.isTransactionActive) throw new AuditWriteError('audit entries are written inside the transaction of the action they record');
+    check(entry);
+    const rows: { entry_seq: string; entry_time: Date }[] = await em.query(
+      `SELECT entry_seq, entry_time FROM audit_append($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10, $11::inet, $12::jsonb)`,
+      [
+        entry.actor, entry.actorKind, entry.agency, entry.role, entry.purpose, entry.action, entry.resource,
+        [...(entry.personIds ?? [])], entry.outcome ?? 'allowed', entry.requestId, entry.clientAddress,
+        JSON.stringify(entry.details ?? {}),
+      ],
+    );
+    return { seq: String(rows[0].entry_seq), time: rows[0].entry_time.toISOString() };
+  }
+
+  /** For actions with no database write of their own (token mint, denied requests): a transaction of its own. */
+  recordAlone(entry: AuditEntryInput): Promise<AuditReceipt> {
+    return this.db.transaction((em) => this.record(em, entry));
+  }
+
+  /**
+   * Runs a read (or any action) and its audit entry in one transaction; the result is returned
+   * only after the entry committed. fn says which persons it disclosed.
+   */
+  async audited<T>(
+    ctx: AuditContext & { action: string; resource: string; details?: AuditDetails },
+    fn: (em: EntityManager) => Promise<{ result: T; personIds?: readonly string[]; details?: AuditDetails }>,
+  ): Promise<T> {
+    return this.db.transaction(async (em) => {
+      const out = await fn(em);
+      await this.record(em, { ...ctx, personIds: out.personIds ?? [], details: { ...ctx.details, ...out.details } });
+      return out.result;
+    });
+  }
+
+  async search(q: AuditSearch): Promise<AuditPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, v: unknown): void => {
+      params.push(v);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (q.personId) add('person_ids @> ARRAY[?]::uuid[]', q.personId);
+    if (q.actor) add('actor = ?', q.actor);
+    if (q.agency) add('agency = ?', q.agency);
+    if (q.action) add('action = ?', q.action);
+    if (q.outcome) add('outcome = ?', q.outcome);
+    if (q.from) add('time >= ?', q.from);
+    if (q.to) add('time < ?', q.to);
+    if (q.before) add('seq < ?::bigint', q.before);
+    if (q.readsOnly) where.push(READ_ACTION_SQL);
+    params.push(q.limit + 1);
+    const rows: Row[] = await this.db.query(
+      `SELECT seq, time, actor, actor_kind, agency, role, purpose, action, resource, person_ids, outcome, request_id,
+              client_address::text AS client_address, details, hash
+         FROM audit_entry ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, q.limit);
+    return {
+      entries: page.map((r) => ({
+        seq: String(r.seq), time: r.time.toISOString(), actor: r.actor, actorKind: r.actor_kind, agency: r.agency, role: r.role,
+        purpose: r.purpose, action: r.action, resource: r.resource, personIds: r.person_ids, outcome: r.outcome,
+        requestId: r.request_id, clientAddress: r.client_address, details: r.details, hash: r.hash.toString('hex'),
+      })),
+      nextCursor: rows.length > q.limit ? String(page[page.length - 1].seq) : null,
+    };
+  }
+}

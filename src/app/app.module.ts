@@ -4,7 +4,6 @@ import { AuditModule } from '../audit/audit.module';
 import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../database/database.module';
 import { FamiliarFacesModule } from '../familiar-faces/familiar-faces.module';
-import { FamiliarFacesModule } from '../familiar-faces/familiar-faces.module';
 import { HealthModule } from '../health/health.module';
 import { IngestHttpModule } from '../ingest/ingest-http.module';
 import { IngestWorkerModule } from '../ingest/ingest-worker.module';
@@ -19,7 +18,7 @@ import { LoggerModule } from './logger.module';
 
 export type ProcessRole = 'api' | 'worker' | 'all' | 'cli';
 
-const HTTP: Type[] = [HealthModule, IngestHttpModule, FamiliarFacesModule, FamiliarFacesModule];
+const HTTP: Type[] = [HealthModule, IngestHttpModule, FamiliarFacesModule];
 const WORKER: Type[] = [IngestWorkerModule, LinkageWorkerModule];
 
 /** One codebase, three processes: the role picks which modules load. */

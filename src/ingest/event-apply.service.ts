@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { RecordLinkerService } from '../linkage/record-linker.service';
+import { ProjectionService, type FamiliarChange } from '../persons/projection.service';
 import { checkEvent, contentHash } from './event.contract';
 
 export interface AppliedEvent {
@@ -9,6 +10,8 @@ export interface AppliedEvent {
   sourceRecordId: string;
   /** The record's current demographics changed: it must be (re)linked. */
   demographicsChanged: boolean;
+  /** Familiar-list changes the refold caused; published after commit. */
+  familiarChanges: FamiliarChange[];
 }
 
 interface ApplyRow {
@@ -36,6 +39,7 @@ export class EventApplyService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly linker: RecordLinkerService,
+    private readonly projection: ProjectionService,
   ) {}
 
   async apply(inboxId: string): Promise<AppliedEvent | null> {
@@ -133,8 +137,10 @@ export class EventApplyService {
     );
     const recordId = String(done[0].id);
     // Linked in the same transaction: an event counts as processed only once its record is linked.
-    if (changed) await this.linker.linkRecord(qr.manager, recordId, demographics);
-    return { inboxId, sourceRecordId: recordId, demographicsChanged: changed };
+    const link = changed ? await this.linker.linkRecord(qr.manager, recordId, demographics) : null;
+    // Every event changes its person's read model; a move or split changes the previous person's too.
+    const familiarChanges = await this.projection.afterApply(qr.manager, recordId, link);
+    return { inboxId, sourceRecordId: recordId, demographicsChanged: changed, familiarChanges };
   }
 
   /** Records a failed attempt in its own transaction; the last one dead-letters the event. */

@@ -2,6 +2,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnModuleInit } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { AppConfig } from '../config/app.config';
+import { ChangeStreamService } from '../persons/change-stream.service';
 import { EventApplyService } from './event-apply.service';
 import { INGEST_QUEUE, type ApplyJobData } from './ingest.queue';
 
@@ -12,6 +13,7 @@ export class IngestProcessor extends WorkerHost implements OnModuleInit {
   constructor(
     private readonly applier: EventApplyService,
     private readonly cfg: AppConfig,
+    private readonly changes: ChangeStreamService,
   ) {
     super();
   }
@@ -23,6 +25,8 @@ export class IngestProcessor extends WorkerHost implements OnModuleInit {
   async process(job: Job<ApplyJobData>): Promise<{ applied: boolean }> {
     try {
       const res = await this.applier.apply(job.data.inboxId);
+      // After COMMIT: a rolled-back apply announces nothing.
+      if (res?.familiarChanges.length) await this.changes.publishQuietly(res.familiarChanges);
       return { applied: res !== null };
     } catch (err) {
       const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

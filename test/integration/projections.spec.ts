@@ -178,6 +178,16 @@ describe('person projections', () => {
     expect(await streamFor(aliciaId)).toEqual(['added']);
   });
 
+  it('an expunged record stops counting: the person leaves the list (stream says removed)', async () => {
+    const aliciaId = await personOf('bh-clinic', 'C-AS');
+    await send(clinic, [makeEvent({ type: 'record_expunged', occurredAt: '2026-08-04T00:00:00Z', details: {} }, { recordId: 'C-AS', firstName: 'Alicia', lastName: 'Smith', dateOfBirth: '1971-11-30' })]);
+    const [v] = await stack.query<ViewRow>(`SELECT * FROM person_view WHERE person_id = $1`, [aliciaId]);
+    expect(v).toMatchObject({ familiar: false, agencies: ['county-jail'], open_needs: [] });
+    expect(v.state.records.map((r) => r.recordId)).toEqual(['J-DY']);
+    await waitFor(async () => (await streamFor(aliciaId)).length > 1, 20_000, 'a removed entry');
+    expect(await streamFor(aliciaId)).toEqual(['added', 'removed']);
+  });
+
   it('a late event gives the same state as the same events in order', async () => {
     const day = (d: number) => `2026-07-${String(d).padStart(2, '0')}T10:00:00Z`;
     const story = (recordId: string, firstName: string, lastName: string, dateOfBirth: string) => {

@@ -114,7 +114,7 @@ type Sort = 'lastActivity' | 'releaseDate' | 'name';
 
 const DAY_MS = 86_400_000;
 /** Rows examined per request at most; a page cut short by filtering still returns a cursor. */
-const MAX_EXAMINED = 2000;
+const MAX_EXAMINED = 600;
 const Q_CANDIDATES = 300;
 const SEARCH_CANDIDATES = 200;
 const AGENCY_CACHE_MS = 5000;

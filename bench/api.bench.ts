@@ -1,0 +1,431 @@
+// Read API benchmark: loads a county of persons straight into the read model (bulk SQL; each
+// person's state from the real fold), starts the REAL built API process, drives the list, the
+// search and the person page with autocannon, prints latency percentiles and the query plans,
+// and writes the `## API reads` section of docs/benchmarks.md.
+//
+// Run: npm run bench:api   (builds, makes sure PG/Redis answer, then runs this file)
+// Knobs (env): BENCH_PERSONS (200000), BENCH_CONNECTIONS (4), BENCH_DURATION_S per endpoint (20),
+//              BENCH_NO_DOCS=1 to skip writing the docs, BENCH_KEEP_DB=1 to keep the database.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import 'reflect-metadata';
+import autocannon from 'autocannon';
+import { Client } from 'pg';
+import { normaliseRecord } from '../src/linkage/engine/record.normalise';
+import { seededRng, pick, randInt, type Rng } from '../src/linkage/engine/random.seed';
+import { parseCriteria } from '../src/persons/familiar-criteria';
+import { foldPerson, viewColumns, type AgencyInfo, type FoldEvent, type FoldRecord } from '../src/persons/person.fold';
+
+const ROOT = path.resolve(__dirname, '..');
+const BUILT = path.join(ROOT, 'dist');
+const SNAPSHOT = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-apibench-'));
+const DIST = path.join(SNAPSHOT, 'dist');
+const DOCS = path.join(ROOT, 'docs', 'benchmarks.md');
+const BASE_DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/familiar_faces';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PERSONS = intEnv('BENCH_PERSONS', 200_000);
+const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 4);
+const DURATION_S = intEnv('BENCH_DURATION_S', 20);
+const STAMP = `${Date.now()}`;
+const DB_NAME = `ff_apibench_${STAMP}`;
+const QUEUE_PREFIX = `ffapibench${STAMP}`;
+const BATCH = 2000;
+const DAY = 86_400_000;
+
+function intEnv(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
+  return n;
+}
+const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const withDb = (url: string, db: string): string => {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+};
+function assertLocal(url: string, what: string): void {
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!['127.0.0.1', 'localhost', '::1'].includes(host)) throw new Error(`${what} must be on this machine for the benchmark (got ${host})`);
+}
+const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+  ...process.env, DATABASE_URL: withDb(BASE_DB, DB_NAME), REDIS_URL, QUEUE_PREFIX, LOG_LEVEL: 'warn', ...extra,
+});
+function runCli(args: string[]): string {
+  const res = spawnSync(process.execPath, [path.join(DIST, 'cli.js'), ...args], { env: childEnv(), encoding: 'utf8', timeout: 120_000 });
+  if (res.status !== 0) throw new Error(`cli ${args[0]} failed (${res.status}): ${res.stderr}`);
+  return res.stdout;
+}
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(a.port));
+    });
+  });
+}
+
+// ------------------------------------------------------------------ the synthetic county
+
+const AGENCIES: { code: string; kind: 'court' | 'jail' | 'provider' | 'other' }[] = [
+  { code: 'county-jail', kind: 'jail' }, { code: 'county-court', kind: 'court' }, { code: 'bh-clinic', kind: 'provider' },
+  { code: 'shelter', kind: 'other' }, { code: 'hospital-ed', kind: 'provider' },
+];
+const FIRST_M = ['James', 'Robert', 'John', 'Michael', 'David', 'William', 'Richard', 'Joseph', 'Thomas', 'Charles', 'Daniel', 'Matthew', 'Anthony', 'Mark', 'Steven', 'Paul', 'Andrew', 'Joshua', 'Kenneth', 'Kevin', 'Brian', 'George', 'Timothy', 'Ronald', 'Jose', 'Luis', 'Carlos', 'Juan', 'Miguel', 'Darnell', 'Tyrone', 'Ahmed', 'Wei', 'Nathaniel', 'Elijah'];
+const FIRST_F = ['Mary', 'Patricia', 'Jennifer', 'Linda', 'Elizabeth', 'Barbara', 'Susan', 'Jessica', 'Sarah', 'Karen', 'Lisa', 'Nancy', 'Betty', 'Margaret', 'Sandra', 'Ashley', 'Kimberly', 'Emily', 'Donna', 'Michelle', 'Maria', 'Rosa', 'Guadalupe', 'Keisha', 'Aaliyah', 'Mei', 'Fatima', 'Katherine', 'Deborah', 'Rebecca'];
+const NICK: Record<string, string> = { Robert: 'Bob', William: 'Bill', Richard: 'Rick', Joseph: 'Joe', Thomas: 'Tom', Michael: 'Mike', Elizabeth: 'Liz', Katherine: 'Kathy', Margaret: 'Peggy', Jennifer: 'Jen', Daniel: 'Dan', Anthony: 'Tony' };
+const LAST = ['Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Garcia', 'Miller', 'Davis', 'Rodriguez', 'Martinez', 'Hernandez', 'Lopez', 'Gonzalez', 'Wilson', 'Anderson', 'Thomas', 'Taylor', 'Moore', 'Jackson', 'Martin', 'Lee', 'Perez', 'Thompson', 'White', 'Harris', 'Sanchez', 'Clark', 'Ramirez', 'Lewis', 'Robinson', 'Walker', 'Young', 'Allen', 'King', 'Wright', 'Scott', 'Torres', 'Nguyen', 'Hill', 'Flores', 'Begay', 'Yazzie', 'Tsosie', 'Chavez', 'Baca', 'Gallegos', 'Montoya', 'Trujillo', 'Vigil', 'Archuleta'];
+const SYL = ['ka', 'mo', 'ran', 'del', 'vi', 'son', 'ter', 'lo', 'wen', 'bar', 'ric', 'ton', 'mer', 'sa', 'go', 'ley', 'nor', 'din', 've', 'ash', 'quin', 'ber', 'tal', 'zo'];
+const NEEDS = ['housing', 'behavioral_health', 'substance_use', 'medical', 'medication', 'benefits', 'employment', 'legal', 'transportation', 'food', 'identification'];
+
+function surname(r: Rng): string {
+  if (r() < 0.55) return pick(r, LAST);
+  const n = 2 + randInt(r, 2);
+  const s = Array.from({ length: n }, () => pick(r, SYL)).join('');
+  return s[0].toUpperCase() + s.slice(1);
+}
+const isoDay = (t: number): string => new Date(t).toISOString().slice(0, 10);
+
+interface Generated {
+  personId: string;
+  state: ReturnType<typeof foldPerson>;
+  records: (FoldRecord & { normalised: ReturnType<typeof normaliseRecord>; createdAt: string })[];
+}
+
+let recordSeq = 0;
+let eventSeq = 0;
+
+function generatePerson(r: Rng, now: number, registry: Map<string, AgencyInfo>, criteria: ReturnType<typeof parseCriteria>): Generated {
+  const personId = randomUUID();
+  const male = r() < 0.6;
+  const first = pick(r, male ? FIRST_M : FIRST_F);
+  const last = surname(r);
+  const dob = isoDay(Date.UTC(1950 + randInt(r, 55), randInt(r, 12), 1 + randInt(r, 28)));
+  const ssn = `${100 + randInt(r, 660)}-${10 + randInt(r, 89)}-${1000 + randInt(r, 8999)}`;
+  const k = r() < 0.45 ? 1 : r() < 0.65 ? 2 : 3;
+  const agencies = [...AGENCIES].sort(() => r() - 0.5).slice(0, k);
+  const records: Generated['records'] = [];
+  const events: FoldEvent[] = [];
+  const ev = (rec: FoldRecord, type: string, at: number, details: Record<string, unknown>): void => {
+    eventSeq += 1;
+    events.push({ id: String(eventSeq), eventId: `e${eventSeq}`, sourceRecordId: rec.sourceRecordId, type, occurredAt: new Date(at).toISOString(), details });
+  };
+  for (const a of agencies) {
+    recordSeq += 1;
+    const fn = NICK[first] && r() < 0.25 ? NICK[first] : first;
+    const demographics: Record<string, unknown> = { firstName: fn, lastName: last, dateOfBirth: dob, sex: male ? 'M' : 'F' };
+    if (r() < 0.6) demographics.ssn = ssn;
+    const rec: FoldRecord = { sourceRecordId: String(recordSeq), source: a.code, agency: a.code, recordId: `${a.code}-${recordSeq}`, demographics };
+    const normalised = normaliseRecord({ id: rec.sourceRecordId, firstName: fn, lastName: last, dateOfBirth: dob, sex: male ? 'M' : 'F', ssn: demographics.ssn as string | undefined });
+    const start = now - randInt(r, 700) * DAY;
+    records.push({ ...rec, normalised, createdAt: new Date(start).toISOString() });
+    if (a.kind === 'jail') {
+      const inCustody = r() < 0.35;
+      const booked = inCustody ? now - randInt(r, 60) * DAY : start;
+      const release = inCustody ? now + (randInt(r, 40) - 3) * DAY + randInt(r, 86_400) * 1000 : booked + 20 * DAY;
+      ev(rec, 'booking', booked, { bookingNumber: `B${recordSeq}`, facility: pick(r, ['Main', 'Annex', 'Youth']), scheduledReleaseAt: new Date(release).toISOString() });
+      if (!inCustody) ev(rec, 'release', booked + randInt(r, 20) * DAY, { bookingNumber: `B${recordSeq}` });
+    } else if (a.kind === 'court') {
+      ev(rec, 'court_case', start, { caseNumber: `CR${recordSeq}`, caseType: pick(r, ['misdemeanor', 'felony', 'traffic']) });
+      ev(rec, 'hearing', start + DAY, { caseNumber: `CR${recordSeq}`, hearingAt: new Date(now + randInt(r, 60) * DAY).toISOString(), hearingType: 'arraignment' });
+    } else {
+      ev(rec, 'service', start, { serviceType: 'intake' });
+      const need = pick(r, NEEDS);
+      ev(rec, 'need_opened', start + DAY, { needId: `N${recordSeq}`, category: need });
+      if (r() < 0.4) ev(rec, 'need_closed', start + 30 * DAY, { needId: `N${recordSeq}` });
+      if (r() < 0.3) ev(rec, 'referral', start + 2 * DAY, { referralId: `R${recordSeq}`, need, status: 'open', toAgency: pick(r, AGENCIES).code });
+    }
+    if (r() < 0.6) ev(rec, 'contact_assigned', start + 3 * DAY, { name: `${pick(r, FIRST_F)} ${pick(r, LAST)}`, role: 'case manager', phone: '505-555-0100' });
+    if (r() < 0.2) {
+      const signed = start + 4 * DAY;
+      ev(rec, 'consent_signed', signed, {
+        consentId: `U${recordSeq}`, form: 'uroi', partners: r() < 0.5 ? ['*'] : agencies.map((x) => x.code),
+        signedAt: new Date(signed).toISOString(), expiresAt: new Date(Math.max(signed + 30 * DAY, now + (randInt(r, 400) - 30) * DAY)).toISOString(),
+      });
+    }
+  }
+  const state = foldPerson(personId, events, records, registry, criteria, new Date(now));
+  return { personId, state, records };
+}
+
+// ------------------------------------------------------------------ loading
+
+async function load(pg: Client, agencyIds: Map<string, string>, sourceIds: Map<string, string>): Promise<{ ownIds: string[]; searches: string[] }> {
+  const r = seededRng(7);
+  const now = Date.now();
+  const registry = new Map<string, AgencyInfo>(AGENCIES.map((a) => [a.code, { kind: a.kind, part2: false }]));
+  const criteria = parseCriteria('[{"id":"multi_agency","minAgencies":2}]');
+  const ownIds: string[] = [];
+  const searches: string[] = [];
+  const t0 = Date.now();
+  for (let done = 0; done < PERSONS; done += BATCH) {
+    const people = Array.from({ length: Math.min(BATCH, PERSONS - done) }, () => generatePerson(r, now, registry, criteria));
+    const persons = people.map((p) => ({ id: p.personId }));
+    const recs = people.flatMap((p) => p.records.map((x) => ({
+      id: Number(x.sourceRecordId), source_id: sourceIds.get(x.source), record_id: x.recordId, demographics: x.demographics,
+      demographics_hash: `\\x${createHash('sha256').update(JSON.stringify(x.demographics)).digest('hex')}`, demographics_as_of: x.createdAt,
+      person_id: p.personId, normalised: x.normalised,
+    })));
+    const views = people.filter((p) => p.state).map((p) => {
+      const c = viewColumns(p.state!);
+      return {
+        person_id: p.personId, state: p.state, display_name: c.displayName, search_name: c.searchName, birth_year: c.birthYear,
+        agencies: c.agencies, agency_count: c.agencies.length, familiar: c.familiar, criteria: c.criteria, in_custody: c.inCustody,
+        scheduled_release_at: c.scheduledReleaseAt, open_needs: c.openNeeds, last_activity_at: c.lastActivityAt,
+      };
+    });
+    const consents = people.flatMap((p) => (p.state?.consents ?? []).map((c) => ({
+      person_id: p.personId, consent_id: c.consentId, agency: c.agency, form: c.form, partners: c.partners, categories: c.categories,
+      signed_at: c.signedAt, expires_at: c.expiresAt, revoked_at: c.revokedAt ?? null,
+    })));
+    for (const p of people) {
+      if (p.state && p.records.some((x) => x.agency === 'county-jail')) {
+        if (ownIds.length < 2000) ownIds.push(p.personId);
+        if (searches.length < 1000 && r() < 0.2) {
+          const rec = p.records[0];
+          const d = rec.demographics as { firstName: string; lastName: string; dateOfBirth: string };
+          // A case manager's typing: a nickname or the full name, a slipped letter, day and month swapped sometimes.
+          const lastName = r() < 0.3 ? d.lastName.replace(/[aeiou](?=[^aeiou]*$)/, 'y') : d.lastName;
+          const dob = r() < 0.2 && Number(d.dateOfBirth.slice(8)) <= 12 ? `${d.dateOfBirth.slice(0, 5)}${d.dateOfBirth.slice(8)}-${d.dateOfBirth.slice(5, 7)}` : d.dateOfBirth;
+          searches.push(`firstName=${encodeURIComponent(d.firstName)}&lastName=${encodeURIComponent(lastName)}&dateOfBirth=${dob}`);
+        }
+      }
+    }
+    await pg.query('BEGIN');
+    await pg.query(`INSERT INTO person (id) SELECT id FROM jsonb_to_recordset($1::jsonb) AS x(id uuid)`, [JSON.stringify(persons)]);
+    await pg.query(
+      `INSERT INTO source_record (id, source_id, record_id, demographics, demographics_hash, demographics_as_of) OVERRIDING SYSTEM VALUE
+       SELECT id, source_id, record_id, demographics, decode(substr(demographics_hash, 3), 'hex'), demographics_as_of
+         FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, source_id uuid, record_id text, demographics jsonb, demographics_hash text, demographics_as_of timestamptz)`,
+      [JSON.stringify(recs)],
+    );
+    await pg.query(
+      `INSERT INTO link_decision (id, source_record_id, person_id, action, reason, model_version, explanation, actor) OVERRIDING SYSTEM VALUE
+       SELECT id, id, person_id, 'new', 'bench load', 'bench', '{}'::jsonb, 'bench' FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, person_id uuid)`,
+      [JSON.stringify(recs.map((x) => ({ id: x.id, person_id: x.person_id })))],
+    );
+    await pg.query(
+      `INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised)
+       SELECT id, person_id, id, normalised FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, person_id uuid, normalised jsonb)`,
+      [JSON.stringify(recs.map((x) => ({ id: x.id, person_id: x.person_id, normalised: x.normalised })))],
+    );
+    await pg.query(
+      `INSERT INTO person_view (person_id, state, display_name, search_name, birth_year, agencies, agency_count, familiar, criteria,
+                                in_custody, scheduled_release_at, open_needs, last_activity_at)
+       SELECT person_id, state, display_name, search_name, birth_year, agencies, agency_count, familiar, criteria,
+              in_custody, scheduled_release_at, open_needs, last_activity_at
+         FROM jsonb_to_recordset($1::jsonb) AS x(person_id uuid, state jsonb, display_name text, search_name text, birth_year int,
+              agencies text[], agency_count int, familiar boolean, criteria text[], in_custody boolean, scheduled_release_at timestamptz,
+              open_needs text[], last_activity_at timestamptz)`,
+      [JSON.stringify(views)],
+    );
+    if (consents.length) {
+      await pg.query(
+        `INSERT INTO person_consent (person_id, consent_id, agency, form, partners, categories, signed_at, expires_at, revoked_at)
+         SELECT person_id, consent_id, agency, form, partners, categories, signed_at, expires_at, revoked_at
+           FROM jsonb_to_recordset($1::jsonb) AS x(person_id uuid, consent_id text, agency text, form text, partners text[],
+                categories text[], signed_at timestamptz, expires_at timestamptz, revoked_at timestamptz)`,
+        [JSON.stringify(consents)],
+      );
+    }
+    await pg.query('COMMIT');
+    if ((done / BATCH) % 10 === 0) log(`  ${done + people.length} persons loaded (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+  void agencyIds;
+  for (const t of ['source_record', 'link_decision']) {
+    await pg.query(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT max(id) FROM ${t}))`);
+  }
+  await pg.query('VACUUM ANALYZE');
+  return { ownIds, searches };
+}
+
+// ------------------------------------------------------------------ measuring
+
+interface Measured {
+  name: string;
+  requests: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  target: number;
+}
+
+async function measure(name: string, base: string, token: string, paths: string[], target: number): Promise<Measured> {
+  let i = 0;
+  const res = await autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    headers: { authorization: `Bearer ${token}`, 'x-purpose-of-use': 'care_coordination' },
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length] }) }],
+  });
+  return {
+    name, requests: res.requests.total, rps: res.requests.average, p50: res.latency.p50, p90: res.latency.p90,
+    p99: res.latency.p99, max: res.latency.max, non2xx: res.non2xx + res.errors, target,
+  };
+}
+
+async function warm(base: string, token: string, paths: string[]): Promise<void> {
+  for (const p of paths.slice(0, 50)) {
+    const res = await fetch(`${base}${p}`, { headers: { authorization: `Bearer ${token}`, 'x-purpose-of-use': 'care_coordination' } });
+    if (!res.ok) throw new Error(`GET ${p.split('?')[0]} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  }
+}
+
+/** The statements the query layer runs for each endpoint (same shape and parameters). */
+async function plans(pg: Client, personId: string): Promise<{ name: string; plan: string }[]> {
+  const cols = `v.person_id, v.state, v.display_name, v.scheduled_release_at, v.last_activity_at`;
+  const stmts: { name: string; sql: string; params: unknown[] }[] = [
+    { name: 'list (default sort, first page)', sql: `SELECT ${cols} FROM person_view v WHERE v.familiar ORDER BY v.last_activity_at DESC, v.person_id LIMIT 26`, params: [] },
+    {
+      name: 'list (next page from a cursor)',
+      sql: `SELECT ${cols} FROM person_view v WHERE v.familiar AND v.last_activity_at <= $1::timestamptz AND (v.last_activity_at < $1::timestamptz OR v.person_id > $2::uuid) ORDER BY v.last_activity_at DESC, v.person_id LIMIT 26`,
+      params: [new Date(Date.now() - 30 * DAY).toISOString(), personId],
+    },
+    { name: 'list ?needCategory=housing', sql: `SELECT ${cols} FROM person_view v WHERE v.familiar AND v.open_needs @> ARRAY[$1]::text[] ORDER BY v.last_activity_at DESC, v.person_id LIMIT 26`, params: ['housing'] },
+    { name: 'list ?q=bob smyth', sql: `SELECT ${cols} FROM person_view v WHERE v.familiar AND (v.search_name % $1 OR v.search_name % $2 OR v.search_name % $3) LIMIT 300`, params: ['bob smyth', 'robert smyth', 'smyth bob'] },
+    {
+      name: 'search Bob Smyth 1988-12-04 (candidates)',
+      sql: `SELECT ${cols} FROM person_view v WHERE (v.search_name % $1 OR v.search_name % $2 OR v.search_name % $3) AND (v.birth_year BETWEEN $4 AND $5 OR v.birth_year IS NULL) LIMIT 200`,
+      params: ['bob smyth', 'robert smyth', 'smyth bob', 1987, 1989],
+    },
+    { name: 'search (normalised records of candidates)', sql: `SELECT source_record_id::text AS id, normalised FROM linkage_record WHERE source_record_id = ANY($1::bigint[])`, params: [['1', '2', '3']] },
+    { name: 'person page (retired chain)', sql: `WITH RECURSIVE chain AS (SELECT id, retired_into, 0 AS depth FROM person WHERE id = $1 UNION ALL SELECT p.id, p.retired_into, c.depth + 1 FROM person p JOIN chain c ON p.id = c.retired_into WHERE c.depth < 50) SELECT id, retired_into FROM chain ORDER BY depth`, params: [personId] },
+    { name: 'person page (state)', sql: `SELECT ${cols} FROM person_view v WHERE v.person_id = $1`, params: [personId] },
+    { name: 'release worklist (7 days)', sql: `SELECT ${cols} FROM person_view v WHERE v.in_custody AND v.scheduled_release_at >= $1 AND v.scheduled_release_at <= $2 ORDER BY v.scheduled_release_at, v.person_id LIMIT 51`, params: [new Date(), new Date(Date.now() + 7 * DAY)] },
+  ];
+  const out: { name: string; plan: string }[] = [];
+  for (const s of stmts) {
+    const res = await pg.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${s.sql}`, s.params);
+    out.push({ name: s.name, plan: res.rows.map((x) => x['QUERY PLAN']).join('\n') });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  assertLocal(BASE_DB, 'DATABASE_URL');
+  assertLocal(REDIS_URL, 'REDIS_URL');
+  for (const f of ['api.main.js', 'cli.js']) if (!fs.existsSync(path.join(BUILT, f))) throw new Error(`dist/${f} is missing: run npm run build first`);
+  fs.cpSync(BUILT, DIST, { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'migrations'), path.join(SNAPSHOT, 'migrations'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(SNAPSHOT, 'node_modules'));
+  const admin = new Client({ connectionString: withDb(BASE_DB, 'postgres') });
+  await admin.connect();
+  let pg: Client | undefined;
+  let api: ChildProcess | undefined;
+  try {
+    log(`database ${DB_NAME}`);
+    runCli(['migrate', '--json']);
+    pg = new Client({ connectionString: withDb(BASE_DB, DB_NAME) });
+    await pg.connect();
+    for (const a of AGENCIES) runCli(['sources', 'create', '--code', a.code, '--name', a.code, '--kind', a.kind, '--json']);
+    const agencyIds = new Map((await pg.query<{ code: string; id: string }>(`SELECT code, id FROM agency`)).rows.map((x) => [x.code, x.id]));
+    const sourceIds = new Map((await pg.query<{ code: string; id: string }>(`SELECT code, id FROM source`)).rows.map((x) => [x.code, x.id]));
+    log(`loading ${PERSONS} persons (fold per person, bulk SQL)`);
+    const t0 = Date.now();
+    const { ownIds, searches } = await load(pg, agencyIds, sourceIds);
+    const loadS = (Date.now() - t0) / 1000;
+    const counts = (await pg.query<{ persons: string; familiar: string; records: string; custody: string }>(
+      `SELECT (SELECT count(*) FROM person_view) AS persons, (SELECT count(*) FROM person_view WHERE familiar) AS familiar,
+              (SELECT count(*) FROM linkage_record) AS records, (SELECT count(*) FROM person_view WHERE in_custody) AS custody`,
+    )).rows[0];
+    log(`loaded in ${loadS.toFixed(0)} s: ${counts.persons} persons, ${counts.familiar} familiar, ${counts.records} records`);
+
+    const token = runCli(['users', 'token', '--sub', 'bench', '--agency', 'county-jail', '--role', 'case_manager', '--ttl', '2h']).trim().split('\n').pop()!;
+    const port = await freePort();
+    api = spawn(process.execPath, [path.join(DIST, 'api.main.js')], { env: childEnv({ PORT: String(port) }), stdio: ['ignore', 'ignore', 'inherit'] });
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      if (await fetch(`${base}/health/ready`).then((x) => x.ok, () => false)) break;
+      if (i > 300 || api.exitCode !== null) throw new Error('the API did not start');
+      await sleep(200);
+    }
+    const listPaths = ['/api/v1/familiar-faces', '/api/v1/familiar-faces?limit=50', '/api/v1/familiar-faces?needCategory=housing', '/api/v1/familiar-faces?agency=county-court', '/api/v1/familiar-faces?sort=name'];
+    const searchPaths = searches.map((s) => `/api/v1/persons/search?${s}`);
+    const pagePaths = ownIds.map((id) => `/api/v1/persons/${id}`);
+    for (const p of [listPaths, searchPaths, pagePaths]) await warm(base, token, p);
+    const results: Measured[] = [];
+    for (const [name, paths, target] of [
+      ['GET /api/v1/familiar-faces (mixed filters)', listPaths, 50],
+      ['GET /api/v1/persons/search', searchPaths, 50],
+      ['GET /api/v1/persons/:id', pagePaths, 30],
+    ] as const) {
+      log(`autocannon ${name}: ${CONNECTIONS} connections, ${DURATION_S} s`);
+      const m = await measure(name, base, token, [...paths], target);
+      log(`  p50 ${m.p50} ms, p99 ${m.p99} ms, ${m.rps.toFixed(0)} req/s`);
+      results.push(m);
+    }
+    const planList = await plans(pg, ownIds[0]);
+    const table = [
+      '| endpoint | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | target p99 |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...results.map((m) => `| ${m.name} | ${m.requests} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p90} | ${m.p99} | ${m.max} | ${m.non2xx} | ≤ ${m.target} ${m.p99 <= m.target ? '✓' : '✗'} |`),
+    ].join('\n');
+    const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}, ` +
+      `PostgreSQL ${(await pg.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version}`;
+    process.stdout.write(`\n${table}\n\nmachine: ${machine}\n`);
+    for (const p of planList) process.stdout.write(`\n-- ${p.name}\n${p.plan}\n`);
+    const scans = planList.filter((p) => /Seq Scan on person_view/.test(p.plan)).map((p) => p.name);
+    if (scans.length) process.stdout.write(`\nWARNING: sequential scans of person_view in: ${scans.join(', ')}\n`);
+
+    if (process.env.BENCH_NO_DOCS !== '1') {
+      const section = [
+        '## API reads',
+        '',
+        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:api\` (bench/api.bench.ts): ${counts.persons} persons ` +
+          `(${counts.familiar} familiar, ${counts.records} linked records, ${counts.custody} in custody) loaded straight into the read model ` +
+          `(each state from the real fold, bulk SQL, ${loadS.toFixed(0)} s), then the built API process (\`dist/api.main.js\`, defaults, ` +
+          `LOG_LEVEL=warn) driven by autocannon with ${CONNECTIONS} connections for ${DURATION_S} s per endpoint, as a county-jail case manager ` +
+          '(every answer goes through the access policy per entry and field).',
+        '',
+        '- list: the default page, `limit=50`, `needCategory=housing`, `agency=county-court`, `sort=name` in turn;',
+        '- search: 1000 lookups of real persons typed the way people do (nicknames from the records, a changed vowel in 30%, day and month swapped in 20%);',
+        '- person page: 2000 different persons the viewer\'s agency knows.',
+        '',
+        table,
+        '',
+        `Machine: ${machine}.`,
+        '',
+        'Query plans (EXPLAIN ANALYZE on the loaded database; the statements the query layer runs):',
+        '',
+        ...planList.flatMap((p) => [`${p.name}:`, '', '```', p.plan, '```', '']),
+      ].join('\n');
+      const doc = fs.existsSync(DOCS) ? fs.readFileSync(DOCS, 'utf8') : '# Benchmarks\n';
+      const start = doc.indexOf('\n## API reads');
+      let next = start >= 0 ? doc.indexOf('\n## ', start + 1) : -1;
+      if (next < 0) next = doc.length;
+      const updated = start >= 0 ? `${doc.slice(0, start)}\n${section}${doc.slice(next)}` : `${doc.trimEnd()}\n\n${section}`;
+      fs.writeFileSync(DOCS, updated.endsWith('\n') ? updated : `${updated}\n`);
+      log('wrote the API reads section of docs/benchmarks.md');
+    }
+  } finally {
+    if (api && api.exitCode === null) {
+      const exited = new Promise((r) => api!.once('exit', r));
+      api.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+    }
+    await pg?.end();
+    if (process.env.BENCH_KEEP_DB !== '1') await admin.query(`DROP DATABASE IF EXISTS "${DB_NAME}" WITH (FORCE)`).catch(() => undefined);
+    else log(`kept database ${DB_NAME}`);
+    await admin.end();
+    fs.rmSync(SNAPSHOT, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:api failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -24,7 +24,7 @@ describe('worker shutdown on SIGTERM', () => {
 
   it('exits cleanly mid-backlog and loses nothing', async () => {
     const key = await stack.createSource('term-src', 'jail');
-    const events = Array.from({ length: 600 }, (_, i) => makeEvent({ eventId: `t-${i}` }, { recordId: `T-${i % 120}`, firstName: `Name${i % 7}` }));
+    const events = Array.from({ length: 300 }, (_, i) => makeEvent({ eventId: `t-${i}` }, { recordId: `T-${i % 100}`, firstName: `Name${i % 7}` }));
     for (let i = 0; i < events.length; i += 200) expect((await stack.sendEvents(key, events.slice(i, i + 200))).status).toBe(202);
 
     const child = spawn(process.execPath, workerArgs(), {
@@ -42,7 +42,7 @@ describe('worker shutdown on SIGTERM', () => {
     expect(stderr).toBe('');
 
     await stack.startWorker();
-    await waitFor(async () => (await applied(stack)) === events.length, 120_000, 'every event applied');
+    await waitFor(async () => (await applied(stack)) === events.length, 150_000, 'every event applied');
     const [dups] = await stack.query<{ n: string }>(
       `SELECT count(*) AS n FROM (SELECT inbox_event_id FROM record_event GROUP BY 1 HAVING count(*) > 1) d`,
     );

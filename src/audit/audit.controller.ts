@@ -53,7 +53,7 @@ export class AuditController {
       personId: q.personId ?? null, actor: q.actor ?? null, agency: q.agency ?? null, action: q.action ?? null,
       outcome: q.outcome ?? null, from: q.from ?? null, to: q.to ?? null,
     };
-    return this.audit.audited({ ...ctx, action: 'audit.search', resource: 'audit', details: filters }, async () => {
+    return this.audit.auditedRead({ ...ctx, action: 'audit.search', resource: 'audit', details: filters }, async () => {
       const page = await this.audit.search({ ...range(q), personId: q.personId, actor: q.actor, agency: q.agency, action: q.action, outcome: q.outcome });
       return { result: page, personIds: q.personId ? [q.personId] : [], details: { returned: page.entries.length } };
     });
@@ -74,7 +74,7 @@ export class DisclosuresController {
     if (!UUID.test(id)) throw new ValidationFailedError('invalid person id', [{ path: 'id', message: 'id must be a UUID' }]);
     const personId = id.toLowerCase();
     const q = parseAuditQuery(DisclosuresQuery, raw);
-    return this.audit.audited({ ...ctx, action: 'audit.disclosures', resource: `person/${personId}` }, async () => {
+    return this.audit.auditedRead({ ...ctx, action: 'audit.disclosures', resource: `person/${personId}` }, async () => {
       const page = await this.audit.search({ ...range(q), personId, outcome: 'allowed', readsOnly: true });
       const disclosures = page.entries.map((e) => ({
         seq: e.seq, time: e.time, actor: e.actor, agency: e.agency, role: e.role, purpose: e.purpose, action: e.action,

@@ -93,27 +93,31 @@ export class AuditService {
    */
   async record(em: EntityManager, entry: AuditEntryInput): Promise<AuditReceipt> {
     if (!em.queryRunner?.isTransactionActive) throw new AuditWriteError('audit entries are written inside the transaction of the action they record');
-    check(entry);
-    const rows: { entry_seq: string; entry_time: Date }[] = await em.query(
-      `SELECT entry_seq, entry_time FROM audit_append($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10, $11::inet, $12::jsonb)`,
-      [
-        entry.actor, entry.actorKind, entry.agency, entry.role, entry.purpose, entry.action, entry.resource,
-        [...(entry.personIds ?? [])], entry.outcome ?? 'allowed', entry.requestId, entry.clientAddress,
-        JSON.stringify(entry.details ?? {}),
-      ],
-    );
-    return { seq: String(rows[0].entry_seq), time: rows[0].entry_time.toISOString() };
-  }
-
-  /** For actions with no database write of their own (token mint, denied requests): a transaction of its own. */
-  recordAlone(entry: AuditEntryInput): Promise<AuditReceipt> {
-    return this.db.transaction((em) => this.record(em, entry));
+    return this.append(em, entry);
   }
 
   /**
-   * Runs a read (or any action) and its audit entry in one transaction; the result is returned
-   * only after the entry committed. fn says which persons it disclosed.
+   * For actions with no database write of their own (reads, token mint, denied requests): one
+   * statement, committed on its own before this resolves.
    */
+  recordAlone(entry: AuditEntryInput): Promise<AuditReceipt> {
+    return this.append(this.db, entry);
+  }
+
+  /**
+   * A read of person data: runs it, then commits its entry; the result is returned only after
+   * the entry committed, so nothing is disclosed unaudited. fn says which persons it disclosed.
+   */
+  async auditedRead<T>(
+    ctx: AuditContext & { action: string; resource: string; details?: AuditDetails },
+    fn: () => Promise<{ result: T; personIds?: readonly string[]; details?: AuditDetails }>,
+  ): Promise<T> {
+    const out = await fn();
+    await this.recordAlone({ ...ctx, personIds: out.personIds ?? [], details: { ...ctx.details, ...out.details } });
+    return out.result;
+  }
+
+  /** A change and its entry in one transaction (READ COMMITTED); the entry is appended last. */
   async audited<T>(
     ctx: AuditContext & { action: string; resource: string; details?: AuditDetails },
     fn: (em: EntityManager) => Promise<{ result: T; personIds?: readonly string[]; details?: AuditDetails }>,
@@ -123,6 +127,19 @@ export class AuditService {
       await this.record(em, { ...ctx, personIds: out.personIds ?? [], details: { ...ctx.details, ...out.details } });
       return out.result;
     });
+  }
+
+  private async append(runner: Pick<EntityManager, 'query'>, entry: AuditEntryInput): Promise<AuditReceipt> {
+    check(entry);
+    const rows: { entry_seq: string; entry_time: Date }[] = await runner.query(
+      `SELECT entry_seq, entry_time FROM audit_append($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10, $11::inet, $12::jsonb)`,
+      [
+        entry.actor, entry.actorKind, entry.agency, entry.role, entry.purpose, entry.action, entry.resource,
+        [...(entry.personIds ?? [])], entry.outcome ?? 'allowed', entry.requestId, entry.clientAddress,
+        JSON.stringify(entry.details ?? {}),
+      ],
+    );
+    return { seq: String(rows[0].entry_seq), time: rows[0].entry_time.toISOString() };
   }
 
   async search(q: AuditSearch): Promise<AuditPage> {

@@ -18,6 +18,6 @@ export class IngestStatusController {
   @ApiOperation({ summary: 'Received, processed, pending, failed and dead-lettered events, overall and per source' })
   get(@Req() req: AuditedRequest): Promise<IngestStatus> {
     const ctx = { ...auditContextFromRequest(req), role: 'admin' };
-    return this.audit.audited({ ...ctx, action: 'ingest_status.read', resource: 'ingest/status' }, async () => ({ result: await this.status.status() }));
+    return this.audit.auditedRead({ ...ctx, action: 'ingest_status.read', resource: 'ingest/status' }, async () => ({ result: await this.status.status() }));
   }
 }

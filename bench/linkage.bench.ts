@@ -12,7 +12,8 @@
 //
 // Run: npm run bench:linkage [-- --only=febrl4,population] [-- --scale[=10000,100000,1000000]] [-- --no-accuracy]
 // Env: BENCH_WORKERS worker processes (1), BENCH_BATCH events per POST (500), BENCH_NO_DOCS=1,
-//      BENCH_TIMEOUT_S per ingest pass (1800), FF_DATA_DIR (../shared/data).
+//      BENCH_TIMEOUT_S per ingest pass (1800), FF_DATA_DIR (../shared/data), BENCH_DIST (a built tree
+//      to copy instead of dist/), BENCH_COLD_NAMES=1 (pass 2 without name counts, as a fresh service).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -34,6 +35,7 @@ const flag = (name: string): string | undefined => {
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 1800) * 1000;
+const COLD_NAMES = process.env.BENCH_COLD_NAMES === '1';
 const LATENCY_SAMPLE = 300;
 const E2E_EVENTS = 100;
 const E2E_RATE = 10;
@@ -172,9 +174,12 @@ async function runDataset(snap: Snapshot, admin: Client, redis: Redis, ds: Datas
     await pg.query(`INSERT INTO linkage_model (version, params, trained_on, active, activated_at) VALUES ($1, $2, $3, true, now())`, [
       trained.version, JSON.stringify(trained.params), trained.trainedOn,
     ]);
-    await pg.query(`INSERT INTO name_frequency (field, value, records) SELECT * FROM unnest($1::text[], $2::text[], $3::int[])`, [
-      names.map((n) => n.field), names.map((n) => n.value), names.map((n) => n.records),
-    ]);
+    // BENCH_COLD_NAMES=1: no name counts, as a fresh service has them until its periodic recount.
+    if (!COLD_NAMES) {
+      await pg.query(`INSERT INTO name_frequency (field, value, records) SELECT * FROM unnest($1::text[], $2::text[], $3::int[])`, [
+        names.map((n) => n.field), names.map((n) => n.value), names.map((n) => n.records),
+      ]);
+    }
     const keys = await register(s2, ds);
     await startServices(s2);
     log(`${ds.name} pass 2: ingesting with ${trained.version} (upper ${trained.params.thresholds.upper}, lower ${trained.params.thresholds.lower})`);
@@ -182,6 +187,12 @@ async function runDataset(snap: Snapshot, admin: Client, redis: Redis, ds: Datas
     log(`${ds.name} pass 2: ${pass2.perSecond.toFixed(0)} records/s`);
 
     const tsv = await s2.cli(['links', 'export']);
+    // BENCH_KEEP_DIR: keep the export and the trained model for a closer look.
+    if (process.env.BENCH_KEEP_DIR) {
+      fs.mkdirSync(process.env.BENCH_KEEP_DIR, { recursive: true });
+      fs.writeFileSync(path.join(process.env.BENCH_KEEP_DIR, `${ds.name}.links.tsv`), tsv);
+      fs.writeFileSync(path.join(process.env.BENCH_KEEP_DIR, `${ds.name}.model.json`), JSON.stringify(trained.params));
+    }
     const predicted = new Map<string, string>();
     for (const line of tsv.trim().split('\n').slice(1)) {
       const [source, recordId, personId] = line.split('\t');
@@ -421,7 +432,7 @@ async function main(): Promise<void> {
     for (const s of scale ?? []) process.stdout.write(`scale ${int(s.persons)} persons: p50 ${ms(s.timing.p50)} ms, p99 ${ms(s.timing.p99)} ms, mean ${ms(s.timing.mean)} ms\n`);
     process.stdout.write(`machine: ${machine}; load ${LOAD_AT_START.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)}\n`);
 
-    if (process.env.BENCH_NO_DOCS !== '1' && (rows.length === Object.keys(DATASETS).length || (!accuracy && scale))) {
+    if (process.env.BENCH_NO_DOCS !== '1' && !COLD_NAMES && (rows.length === Object.keys(DATASETS).length || (!accuracy && scale))) {
       const command = ['npm run bench:linkage', ...(args.length ? ['--', ...args] : [])].join(' ');
       let body: string;
       if (!accuracy) {

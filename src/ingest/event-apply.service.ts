@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
+import { multiQuery, preparedQuery } from '../database/multi-statement.query';
 import { RecordLinkerService } from '../linkage/record-linker.service';
 import { ProjectionService, type FamiliarChange } from '../persons/projection.service';
 import { checkEvent, contentHash } from './event.contract';
@@ -31,7 +32,7 @@ const INBOX_ID = /^[1-9]\d{0,18}$/;
  * Applies one inbox event: upserts the source record (latest demographics by occurredAt,
  * every version kept) and appends the typed event. Idempotent: an applied row is skipped.
  *
- * Four round trips per event (BEGIN+lock, read, one combined write, COMMIT) plus linkage when
+ * Three round trips per event (BEGIN+lock+read, one combined write, COMMIT) plus linkage when
  * the demographics changed: the worker's throughput is bounded by round trips.
  */
 @Injectable()
@@ -48,11 +49,6 @@ export class EventApplyService {
     if (!INBOX_ID.test(id)) throw new Error(`inbox event id ${JSON.stringify(id).slice(0, 40)} is not an integer`);
     const qr = this.db.createQueryRunner();
     try {
-      // Serialises all work on one source record across workers; released at commit. The lock is
-      // taken before anything is read, so the reads below see whatever the previous holder committed.
-      await qr.query(
-        `BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('rec:' || source_id || ':' || record_id, 0)) FROM inbox_event WHERE id = ${id}`,
-      );
       let res: AppliedEvent | null;
       try {
         res = await this.applyIn(qr, id);
@@ -68,18 +64,24 @@ export class EventApplyService {
   }
 
   private async applyIn(qr: QueryRunner, inboxId: string): Promise<AppliedEvent | null> {
-    const rows = await qr.manager.query<ApplyRow[]>(
-      `SELECT i.source_id, i.record_id, i.payload, i.applied_at,
+    // One round trip: BEGIN, the record lock (serialises all work on one source record across
+    // workers; released at commit), then the read. The read is its own statement, so its snapshot
+    // is taken after the lock and sees whatever the previous holder committed.
+    const results = await multiQuery(
+      qr,
+      `BEGIN;
+       SELECT pg_advisory_xact_lock(hashtextextended('rec:' || source_id || ':' || record_id, 0)) FROM inbox_event WHERE id = ${inboxId};
+       SELECT i.source_id, i.record_id, i.payload, i.applied_at,
               r.id AS rec_id, r.demographics_hash, r.demographics_as_of, r.version
          FROM inbox_event i
          LEFT JOIN LATERAL (
            SELECT s.id, s.demographics_hash, s.demographics_as_of, s.version FROM source_record s
             WHERE s.source_id = i.source_id AND s.record_id = i.record_id FOR UPDATE
          ) r ON true
-        WHERE i.id = $1
+        WHERE i.id = ${inboxId}
           FOR UPDATE OF i`,
-      [inboxId],
     );
+    const rows = results[results.length - 1].rows as ApplyRow[];
     if (rows.length === 0) throw new Error(`inbox event ${inboxId} does not exist`);
     const row = rows[0];
     if (row.applied_at) return null;
@@ -131,7 +133,9 @@ export class EventApplyService {
     steps.push(`UPDATE inbox_event SET applied_at = now(), last_error = NULL WHERE id = $1::bigint`);
 
     const [first, ...rest] = steps;
-    const done = await qr.manager.query<{ id: string }[]>(
+    // Prepared: a handful of shapes, planned once per connection instead of on every event.
+    const done = await preparedQuery<{ id: string }>(
+      qr,
       `WITH rec AS (${first})${rest.map((s, i) => `, s${i} AS (${s})`).join('')} SELECT id FROM rec`,
       params,
     );

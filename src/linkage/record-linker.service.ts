@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { preparedQuery } from '../database/multi-statement.query';
 import { blockingKeys, DEFAULT_KEY_CAP } from './engine/blocking.rules';
 import { decide, type CandidatePerson, type Decision } from './engine/link.decide';
 import { explain, scorePair, type Explanation } from './engine/model.score';
@@ -14,12 +16,6 @@ export interface LinkResult {
   previousPersonId: string | null;
   action: 'link' | 'new' | 'review' | 'keep' | 'move' | 'split' | 'locked';
   decisionId: string;
-}
-
-interface CandidateRow {
-  source_record_id: string;
-  person_id: string;
-  normalised: NormalisedRecord;
 }
 
 const rid = (id: string): string => `r:${id}`;
@@ -39,52 +35,118 @@ export class RecordLinkerService {
 
   constructor(private readonly models: ModelStoreService) {}
 
+  /**
+   * Two round trips: (1) the key locks, then in one statement the current link (FOR UPDATE), the
+   * key replacement, the candidates, the name counts and the steward constraints; (2) every write
+   * of the decision in one statement of data-modifying CTEs.
+   */
   async linkRecord(em: EntityManager, sourceRecordId: string, demographics: Omit<RawPersonRecord, 'id'>): Promise<LinkResult> {
     const model = await this.models.active(em);
     const rec = normaliseRecord({ ...demographics, id: sourceRecordId });
     const keys = blockingKeys(rec);
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [keys]);
+    const found = await this.lockAndRead(em, sourceRecordId, rec, keys);
+    const prev = found.current ?? undefined;
+    const tf = found.tf;
 
-    const current: { person_id: string; locked: boolean }[] = await em.query(
-      `SELECT person_id, locked FROM linkage_record WHERE source_record_id = $1 FOR UPDATE`,
-      [sourceRecordId],
-    );
-    const prev = current[0];
-    await this.remember(em, sourceRecordId, keys);
-
-    const candidates = await this.candidates(em, sourceRecordId, keys);
-    const tf = await this.termFrequencies(em, rec);
     const best = new Map<string, { c: CandidatePerson; other: NormalisedRecord }>();
-    for (const row of candidates) {
-      const s = scorePair(model, rec, row.normalised, tf);
-      const key = pid(row.person_id);
+    for (const [recordId, personId, normalised] of found.candidates) {
+      const s = scorePair(model, rec, normalised, tf);
+      const key = pid(personId);
       const cur = best.get(key);
       if (cur) {
-        (cur.c.recordIds as string[]).push(rid(row.source_record_id));
-        if (s.probability > cur.c.probability) Object.assign(cur, { c: { ...cur.c, probability: s.probability, weight: s.weight, bestRecordId: rid(row.source_record_id) }, other: row.normalised });
+        (cur.c.recordIds as string[]).push(rid(recordId));
+        if (s.probability > cur.c.probability) Object.assign(cur, { c: { ...cur.c, probability: s.probability, weight: s.weight, bestRecordId: rid(recordId) }, other: normalised });
       } else {
-        best.set(key, { c: { personId: key, recordIds: [rid(row.source_record_id)], probability: s.probability, weight: s.weight, bestRecordId: rid(row.source_record_id) }, other: row.normalised });
+        best.set(key, { c: { personId: key, recordIds: [rid(recordId)], probability: s.probability, weight: s.weight, bestRecordId: rid(recordId) }, other: normalised });
       }
     }
-    const constraints = await this.constraints(em, [rid(sourceRecordId), ...[...best.values()].flatMap((b) => [b.c.personId, ...b.c.recordIds])]);
-    const decision = decide({ recordId: rid(sourceRecordId), candidates: [...best.values()].map((b) => b.c), thresholds: model.thresholds, constraints });
+    const decision = decide({ recordId: rid(sourceRecordId), candidates: [...best.values()].map((b) => b.c), thresholds: model.thresholds, constraints: found.constraints });
 
+    // Only the chosen (or best) candidate is explained.
     const chosen = decision.action === 'link' ? best.get(decision.personId) : [...best.values()].sort((a, b) => b.c.probability - a.c.probability)[0];
     const why = chosen ? explain(model, rec, chosen.other, tf) : undefined;
     return this.apply(em, sourceRecordId, rec, prev, decision, model, why, [...best.values()].map((b) => b.c));
   }
 
-  private async apply(
-    em: EntityManager, recordId: string, rec: NormalisedRecord, prev: { person_id: string; locked: boolean } | undefined,
+  /**
+   * The key locks are taken in sorted order (no deadlocks) by one statement; the read is the next
+   * statement, so its snapshot is taken after the locks and sees every record that shared a key
+   * with this one and committed before us. Both are prepared: planning the read cost more than a
+   * round trip.
+   */
+  private async lockAndRead(em: EntityManager, recordId: string, rec: NormalisedRecord, keys: string[]): Promise<LinkRead> {
+    const names = termValues(rec);
+    const needTotal = !this.totalCache || Date.now() - this.totalCache.at > 10_000;
+    if (keys.length) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [keys]);
+    // Keys carried by more than the cap are too common to be evidence; counting stops at cap+1 on
+    // the key index, so a very common key costs no more than a rare one. The record's own keys are
+    // replaced in the same statement (kept keys untouched, so the insert cannot meet the delete).
+    const rows = await preparedQuery<unknown>(
+      em,
+      `WITH cur AS (
+         SELECT lr.person_id, lr.locked,
+                EXISTS (SELECT 1 FROM linkage_record o WHERE o.person_id = lr.person_id AND o.source_record_id <> $1) AS shared
+           FROM linkage_record lr WHERE lr.source_record_id = $1 FOR UPDATE OF lr
+       ),
+       del AS (DELETE FROM blocking_key WHERE source_record_id = $1 AND NOT (key = ANY($2::text[]))),
+       ins AS (INSERT INTO blocking_key (key, source_record_id) SELECT unnest($2::text[]), $1 ON CONFLICT DO NOTHING),
+       usable AS (
+         SELECT k FROM unnest($2::text[]) AS k
+          WHERE (SELECT count(*) FROM (SELECT 1 FROM blocking_key b WHERE b.key = k AND b.source_record_id <> $1 LIMIT $5::integer + 1) x) <= $5::integer
+       ),
+       cand AS (
+         SELECT lr.source_record_id, lr.person_id, lr.normalised FROM linkage_record lr
+          WHERE lr.source_record_id IN (SELECT source_record_id FROM blocking_key WHERE key IN (SELECT k FROM usable))
+            AND lr.source_record_id <> $1
+       ),
+       ids AS (SELECT 'r:' || $1::bigint AS id UNION SELECT 'r:' || source_record_id FROM cand UNION SELECT 'p:' || person_id FROM cand)
+       SELECT (SELECT json_build_array(person_id, locked, shared) FROM cur) AS cur,
+              (SELECT json_agg(json_build_array(source_record_id::text, person_id, normalised)) FROM cand) AS cand,
+              (SELECT json_agg(json_build_array(field, value, records)) FROM name_frequency
+                WHERE (field = 'first' AND value = $3::text) OR (field = 'last' AND value = $4::text)) AS tf,
+              (SELECT json_agg(json_build_array(kind, a, b)) FROM steward_constraint
+                WHERE revoked_at IS NULL AND (a IN (SELECT id FROM ids) OR b IN (SELECT id FROM ids))) AS cons
+              ${needTotal ? ', (SELECT count(*) FROM linkage_record) AS total' : ''}`,
+      [recordId, keys, names.firstName, names.lastName, DEFAULT_KEY_CAP],
+    );
+    const row = rows[0] as {
+      cur: [string, boolean, boolean] | null;
+      cand: [string, string, NormalisedRecord][] | null;
+      tf: [string, string, number][] | null;
+      cons: [string, string, string][] | null;
+      total?: string;
+    };
+    if (row.total !== undefined) this.totalCache = { at: Date.now(), total: Number(row.total) + 1 };
+    const total = this.totalCache!.total;
+    const tf: TermFrequencies = { firstName: { total, counts: {} }, lastName: { total, counts: {} } };
+    for (const [field, value, records] of row.tf ?? []) (field === 'first' ? tf.firstName : tf.lastName).counts[value] = records;
+    const cons = row.cons ?? [];
+    const pairs = (kind: string): [string, string][] => cons.filter((c) => c[0] === kind).map((c) => [c[1], c[2]]);
+    return {
+      current: row.cur ? { person_id: row.cur[0], locked: row.cur[1], shared: row.cur[2] } : null,
+      candidates: row.cand ?? [],
+      tf,
+      constraints: { mustLink: pairs('must_link'), mustNotLink: pairs('must_not_link') },
+    };
+  }
+
+  private apply(
+    em: EntityManager, recordId: string, rec: NormalisedRecord, prev: CurrentLink | undefined,
     decision: Decision, model: ModelParams, why: Explanation | undefined, scored: CandidatePerson[],
   ): Promise<LinkResult> {
     const target = decision.action === 'link' ? unp(decision.personId) : null;
     let personId: string;
     let action: LinkResult['action'];
+    let created = false;
     const tasks: { kind: string; personIds: string[] }[] = [];
+    // A new person's id is made here so every write can name it in one statement.
+    const newPerson = (): string => {
+      created = true;
+      return randomUUID();
+    };
 
     if (!prev) {
-      personId = target ?? (await this.newPerson(em));
+      personId = target ?? newPerson();
       action = decision.action;
     } else if (prev.locked && target !== prev.person_id) {
       personId = prev.person_id;
@@ -96,16 +158,13 @@ export class RecordLinkerService {
     } else if (target) {
       personId = target;
       action = 'move';
-    } else {
+    } else if (!prev.shared) {
       // No longer matches anyone it is linked with: alone already, it keeps its id; otherwise it splits off.
-      const others: { n: string }[] = await em.query(`SELECT count(*) AS n FROM linkage_record WHERE person_id = $1 AND source_record_id <> $2`, [prev.person_id, recordId]);
-      if (Number(others[0].n) === 0) {
-        personId = prev.person_id;
-        action = decision.action === 'review' ? 'review' : 'keep';
-      } else {
-        personId = await this.newPerson(em);
-        action = 'split';
-      }
+      personId = prev.person_id;
+      action = decision.action === 'review' ? 'review' : 'keep';
+    } else {
+      personId = newPerson();
+      action = 'split';
     }
 
     if (decision.action === 'review') tasks.push({ kind: 'possible_match', personIds: [personId, ...decision.personIds.map(unp)] });
@@ -121,86 +180,43 @@ export class RecordLinkerService {
       ...(why ? { bestMatch: { fields: why.fields, priorBits: why.priorBits, weight: why.weight, probability: why.probability, alias: why.alias ?? null, lines: why.lines } } : {}),
       candidates: scored.sort((a, b) => b.probability - a.probability).slice(0, 5).map((c) => ({ personId: unp(c.personId), probability: c.probability, records: c.recordIds.length })),
     };
-    const ins: { id: string }[] = await em.query(
-      `INSERT INTO link_decision (source_record_id, person_id, previous_person_id, action, reason, probability, weight, model_version, explanation, flags, actor)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'auto') RETURNING id`,
-      [recordId, personId, prev?.person_id ?? null, action, decision.reason, probability, why?.weight ?? null, model.version, JSON.stringify(explanation), decision.flags],
-    );
-    const decisionId = ins[0].id;
-    await em.query(
-      `INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised) VALUES ($1, $2, $3, $4)
+
+    const params: unknown[] = [recordId, personId, prev?.person_id ?? null, action, decision.reason, probability, why?.weight ?? null, model.version, JSON.stringify(explanation), decision.flags];
+    const p = (v: unknown): string => `$${params.push(v)}`;
+    const steps: string[] = [];
+    if (created) steps.push(`p AS (INSERT INTO person (id) VALUES ($2::uuid))`);
+    steps.push(`d AS (INSERT INTO link_decision (source_record_id, person_id, previous_person_id, action, reason, probability, weight, model_version, explanation, flags, actor)
+       VALUES ($1::bigint, $2::uuid, $3::uuid, $4, $5, $6::double precision, $7::double precision, $8, $9::jsonb, $10::text[], 'auto') RETURNING id)`);
+    steps.push(`l AS (INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised) SELECT $1::bigint, $2::uuid, d.id, ${p(JSON.stringify(rec))}::jsonb FROM d
        ON CONFLICT (source_record_id) DO UPDATE SET person_id = excluded.person_id, decision_id = excluded.decision_id,
-         normalised = excluded.normalised, updated_at = now()`,
-      [recordId, personId, decisionId, JSON.stringify(rec)],
-    );
+         normalised = excluded.normalised, updated_at = now())`);
     if (prev && prev.person_id !== personId && action === 'move') {
       // An emptied person is retired into the one that absorbed its record, so its id still resolves.
-      await em.query(
-        `UPDATE person SET retired_into = $2, retired_at = now()
-          WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM linkage_record WHERE person_id = $1)`,
-        [prev.person_id, personId],
-      );
+      // (This statement's snapshot still shows the record on the old person, hence "other records".)
+      steps.push(`r AS (UPDATE person SET retired_into = $2::uuid, retired_at = now()
+          WHERE id = $3::uuid AND NOT EXISTS (SELECT 1 FROM linkage_record WHERE person_id = $3::uuid AND source_record_id <> $1::bigint))`);
     }
-    for (const t of tasks) {
-      await em.query(
-        `INSERT INTO review_task (kind, source_record_id, person_ids, probability, decision_id) VALUES ($1, $2, $3::uuid[], $4, $5)`,
-        [t.kind, recordId, [...new Set(t.personIds)], probability, decisionId],
-      );
-    }
-    return { personId, previousPersonId: prev?.person_id ?? null, action, decisionId };
-  }
-
-  private async newPerson(em: EntityManager): Promise<string> {
-    const rows: { id: string }[] = await em.query(`INSERT INTO person DEFAULT VALUES RETURNING id`);
-    return rows[0].id;
-  }
-
-  private async candidates(em: EntityManager, recordId: string, keys: string[]): Promise<CandidateRow[]> {
-    if (keys.length === 0) return [];
-    // Keys carried by more than the cap are too common to be evidence; counting stops at cap+1
-    // on the key index, so a very common key costs no more than a rare one.
-    return em.query(
-      `WITH usable AS (
-         SELECT k FROM unnest($1::text[]) AS k
-          WHERE (SELECT count(*) FROM (SELECT 1 FROM blocking_key b WHERE b.key = k AND b.source_record_id <> $2 LIMIT $3 + 1) x) <= $3
-       )
-       SELECT lr.source_record_id, lr.person_id, lr.normalised FROM linkage_record lr
-        WHERE lr.source_record_id IN (SELECT source_record_id FROM blocking_key WHERE key IN (SELECT k FROM usable))
-          AND lr.source_record_id <> $2`,
-      [keys, recordId, DEFAULT_KEY_CAP],
+    tasks.forEach((t, i) =>
+      steps.push(`t${i} AS (INSERT INTO review_task (kind, source_record_id, person_ids, probability, decision_id)
+         SELECT ${p(t.kind)}, $1::bigint, ${p([...new Set(t.personIds)])}::uuid[], $6::double precision, d.id FROM d)`),
     );
+    return preparedQuery<{ id: string }>(em, `WITH ${steps.join(',\n')} SELECT id FROM d`, params).then((ins) => ({
+      personId, previousPersonId: prev?.person_id ?? null, action, decisionId: String(ins[0].id),
+    }));
   }
+}
 
-  private async remember(em: EntityManager, recordId: string, keys: string[]): Promise<void> {
-    await em.query(`DELETE FROM blocking_key WHERE source_record_id = $1`, [recordId]);
-    if (keys.length) await em.query(`INSERT INTO blocking_key (key, source_record_id) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, [keys, recordId]);
-  }
+interface CurrentLink {
+  person_id: string;
+  locked: boolean;
+  /** Other records are linked to the same person. */
+  shared: boolean;
+}
 
-  /** Counts for this record's names only, with the population total (cached: it moves slowly). */
-  private async termFrequencies(em: EntityManager, rec: NormalisedRecord): Promise<TermFrequencies> {
-    const v = termValues(rec);
-    const rows: { field: string; value: string; records: number }[] = await em.query(
-      `SELECT field, value, records FROM name_frequency WHERE (field = 'first' AND value = $1) OR (field = 'last' AND value = $2)`,
-      [v.firstName, v.lastName],
-    );
-    if (!this.totalCache || Date.now() - this.totalCache.at > 10_000) {
-      const t: { n: string }[] = await em.query(`SELECT count(*) AS n FROM linkage_record`);
-      this.totalCache = { at: Date.now(), total: Number(t[0].n) + 1 };
-    }
-    const total = this.totalCache.total;
-    const tf: TermFrequencies = { firstName: { total, counts: {} }, lastName: { total, counts: {} } };
-    for (const r of rows) (r.field === 'first' ? tf.firstName : tf.lastName).counts[r.value] = r.records;
-    return tf;
-  }
-
-  private async constraints(em: EntityManager, ids: string[]): Promise<{ mustLink: [string, string][]; mustNotLink: [string, string][] }> {
-    const rows: { kind: string; a: string; b: string }[] = await em.query(
-      `SELECT kind, a, b FROM steward_constraint WHERE revoked_at IS NULL AND (a = ANY($1::text[]) OR b = ANY($1::text[]))`,
-      [ids],
-    );
-    return {
-      mustLink: rows.filter((r) => r.kind === 'must_link').map((r) => [r.a, r.b]),
-      mustNotLink: rows.filter((r) => r.kind === 'must_not_link').map((r) => [r.a, r.b]),
-    };
-  }
+interface LinkRead {
+  current: CurrentLink | null;
+  /** [source record id, person id, normalised record] */
+  candidates: [string, string, NormalisedRecord][];
+  tf: TermFrequencies;
+  constraints: { mustLink: [string, string][]; mustNotLink: [string, string][] };
 }

@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Query, Req } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireRoles } from '../access/auth.guard';
+import { checkPurpose } from '../access/purpose.policy';
 import { ForbiddenError, ValidationFailedError } from '../errors/domain.error';
 import { AuditQuery, DisclosuresQuery, parseAuditQuery } from './audit-query.dto';
 import { auditContextFromRequest, PURPOSE_OF_USE_HEADER, type AuditContext, type AuditedRequest } from './audit.context';
@@ -23,14 +24,21 @@ export interface Disclosure {
   requestId: string | null;
 }
 
-/** Auditors read with purpose `audit`; anything else is refused (and audited as denied). */
+/**
+ * Auditors read with purpose `audit` (the shared purpose check: 400 when missing or unknown,
+ * 403 when it does not fit); any other purpose is refused here, and audited as denied.
+ */
 function auditorContext(req: AuditedRequest): AuditContext {
-  const given = req.headers[PURPOSE_OF_USE_HEADER];
-  if (typeof given !== 'string' || given.trim() === '') {
-    throw new ValidationFailedError('X-Purpose-Of-Use is required', [{ path: 'X-Purpose-Of-Use', message: 'X-Purpose-Of-Use must be audit' }]);
+  const check = checkPurpose(req.user!, req.headers[PURPOSE_OF_USE_HEADER]);
+  if (!check.ok) {
+    const details = [{ path: 'X-Purpose-Of-Use', message: check.reason }];
+    if (check.code === 'purpose_unfit') throw new ForbiddenError(check.reason, details);
+    throw new ValidationFailedError(check.reason, details);
   }
-  if (given.trim() !== 'audit') throw new ForbiddenError('the audit log is read with X-Purpose-Of-Use: audit');
-  return { ...auditContextFromRequest(req), role: 'auditor' };
+  if (check.purpose !== 'audit') {
+    throw new ForbiddenError('the audit log is read with X-Purpose-Of-Use: audit', [{ path: 'X-Purpose-Of-Use', message: 'X-Purpose-Of-Use must be audit' }]);
+  }
+  return { ...auditContextFromRequest(req), role: check.role };
 }
 
 function range(q: DisclosuresQuery): { from?: Date; to?: Date; before?: string; limit: number } {

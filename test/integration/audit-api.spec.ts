@@ -177,6 +177,9 @@ describe('audit: what gets recorded, and the auditor endpoints', () => {
     expect(noPurpose.status).toBe(400);
     expect(noPurpose.body.errors[0].path).toBe('X-Purpose-Of-Use');
     expect((await get({}, auditor, 'care_coordination')).status).toBe(403);
+    const unknown = await get({}, auditor, 'curiosity');
+    expect(unknown.status).toBe(400);
+    expect(paths(unknown)).toEqual(['X-Purpose-Of-Use']);
     const admin = await issuer.mint({ sub: 'ada', agency: 'county-jail', roles: ['admin'], ttlSeconds: 60 });
     expect((await get({}, admin, 'audit')).status).toBe(403);
     expect(await last('request.denied')).toMatchObject({ actor: 'ada', resource: 'GET /api/v1/audit', outcome: 'denied' });

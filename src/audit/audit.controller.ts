@@ -21,7 +21,14 @@ export interface Disclosure {
   purpose: string | null;
   action: string;
   resource: string;
+  /** Whose records were shown, when the read named them (details.agencies). */
+  informationFrom: string[] | null;
   requestId: string | null;
+}
+
+function agenciesShown(details: Record<string, unknown>): string[] | null {
+  const a = details.agencies;
+  return Array.isArray(a) && a.every((x) => typeof x === 'string') ? a : null;
 }
 
 /**
@@ -86,7 +93,7 @@ export class DisclosuresController {
       const page = await this.audit.search({ ...range(q), personId, outcome: 'allowed', readsOnly: true });
       const disclosures = page.entries.map((e) => ({
         seq: e.seq, time: e.time, actor: e.actor, agency: e.agency, role: e.role, purpose: e.purpose, action: e.action,
-        resource: e.resource, requestId: e.requestId,
+        resource: e.resource, informationFrom: agenciesShown(e.details), requestId: e.requestId,
       }));
       return { result: { personId, disclosures, nextCursor: page.nextCursor }, personIds: [personId], details: { returned: disclosures.length } };
     });

@@ -189,7 +189,10 @@ describe('audit: what gets recorded, and the auditor endpoints', () => {
     const audit = stack.api!.get(AuditService);
     const personId = randomUUID();
     const base = { actorKind: 'user' as const, requestId: null, clientAddress: null, resource: `person/${personId}`, personIds: [personId] };
-    await audit.recordAlone({ ...base, actor: 'carl', agency: 'county-jail', role: 'case_manager', purpose: 'care_coordination', action: 'person.read' });
+    await audit.recordAlone({
+      ...base, actor: 'carl', agency: 'county-jail', role: 'case_manager', purpose: 'care_coordination', action: 'person.read',
+      details: { agencies: ['county-jail', 'clinic'] },
+    });
     await audit.recordAlone({ ...base, actor: 'dana', agency: 'clinic', role: 'discharge_planner', purpose: 'discharge_planning', action: 'familiar_faces.read' });
     // Not disclosures: a refused read, and a change that is not a read.
     await audit.recordAlone({ ...base, actor: 'eve', agency: 'clinic', role: 'case_manager', purpose: 'care_coordination', action: 'person.read', outcome: 'denied' });
@@ -203,8 +206,10 @@ describe('audit: what gets recorded, and the auditor endpoints', () => {
     expect(res.status).toBe(200);
     expect(res.body.personId).toBe(personId);
     expect(res.body.disclosures).toEqual([
-      expect.objectContaining({ actor: 'dana', agency: 'clinic', role: 'discharge_planner', purpose: 'discharge_planning', action: 'familiar_faces.read', time: expect.any(String) }),
-      expect.objectContaining({ actor: 'carl', agency: 'county-jail', role: 'case_manager', purpose: 'care_coordination', action: 'person.read' }),
+      expect.objectContaining({ actor: 'dana', agency: 'clinic', role: 'discharge_planner', purpose: 'discharge_planning', action: 'familiar_faces.read', time: expect.any(String), informationFrom: null }),
+      expect.objectContaining({
+        actor: 'carl', agency: 'county-jail', role: 'case_manager', purpose: 'care_coordination', action: 'person.read', informationFrom: ['county-jail', 'clinic'],
+      }),
     ]);
     expect(await last('audit.disclosures')).toMatchObject({ actor: 'audrey', person_ids: [personId], resource: `person/${personId}` });
 

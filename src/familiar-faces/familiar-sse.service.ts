@@ -1,5 +1,7 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import type { AuditContext } from '../audit/audit.context';
+import { AuditService } from '../audit/audit.service';
 import { PersonQueryService, type Viewer } from '../persons/person-query.service';
 import { compareStreamIds, FamiliarStreamService, type ChangeEntry } from './familiar-stream.service';
 
@@ -7,6 +9,12 @@ export const HEARTBEAT_MS = 15_000;
 /** Persons a connection remembers sending, so it can tell the client when one leaves its list. */
 const SEEN_MAX = 50_000;
 const RESUME_PAGE = 500;
+/**
+ * Entries are delivered in audited batches: at most one audit append per connection per window
+ * (a lone change goes out at once, a burst waits for the window's end), so many open streams stay
+ * well under the audit log's append rate. Nothing is written before its batch's entry committed.
+ */
+export const AUDIT_BATCH_MS = 1000;
 
 /**
  * One SSE connection per viewer: resumes from Last-Event-ID with XRANGE, then follows the live
@@ -20,9 +28,10 @@ export class FamiliarSseService implements OnModuleDestroy {
   constructor(
     private readonly stream: FamiliarStreamService,
     private readonly persons: PersonQueryService,
+    private readonly audit: AuditService,
   ) {}
 
-  open(viewer: Viewer, req: Request, res: Response, lastEventId: string | undefined): void {
+  open(viewer: Viewer, req: Request, res: Response, lastEventId: string | undefined, ctx: AuditContext): void {
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -41,8 +50,37 @@ export class FamiliarSseService implements OnModuleDestroy {
     const write = (chunk: string): void => {
       if (!closed) res.write(chunk);
     };
+    const pending: string[] = [];
+    const pendingIds = new Set<string>();
+    let lastFlush = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const flush = async (): Promise<void> => {
+      if (closed || pending.length === 0) return;
+      const chunks = pending.splice(0);
+      const personIds = [...pendingIds];
+      pendingIds.clear();
+      lastFlush = Date.now();
+      try {
+        await this.audit.recordAlone({
+          ...ctx, action: 'familiar-faces.stream.read', resource: 'familiar-faces/stream', personIds,
+          details: { delivered: chunks.length },
+        });
+      } catch (err) {
+        // Unaudited entries are never sent: the client reconnects with Last-Event-ID and gets them again.
+        this.log.warn({ err: err instanceof Error ? err.name : 'unknown' }, 'could not audit a stream batch; closing');
+        close();
+        return;
+      }
+      for (const c of chunks) write(c);
+    };
     const send = (e: ChangeEntry, kind: string, data: unknown): void => {
-      write(`id: ${e.id}\nevent: ${kind}\ndata: ${JSON.stringify(data)}\n\n`);
+      pending.push(`id: ${e.id}\nevent: ${kind}\ndata: ${JSON.stringify(data)}\n\n`);
+      pendingIds.add(e.personId);
+      if (timer || closed) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        chain = chain.then(flush);
+      }, Math.max(0, lastFlush + AUDIT_BATCH_MS - Date.now()));
     };
     const handle = async (e: ChangeEntry): Promise<void> => {
       if (closed || (lastSent && compareStreamIds(e.id, lastSent) <= 0)) return;
@@ -75,6 +113,7 @@ export class FamiliarSseService implements OnModuleDestroy {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
+      if (timer) clearTimeout(timer);
       unsubscribe();
       this.open_.delete(close);
       res.end();

@@ -117,8 +117,14 @@ export async function runScale(snap: Snapshot, stack: Stack, levels: number[]): 
   const rng = seededRng(77);
   const reservoir: GeneratedRecord[] = [];
   let seenSeconds = 0;
+  // One record per held-out person (the generator's output is shuffled).
+  const heldSeen = new Set<string>();
   const heldOut = generatePopulation({ seed: 99_999, persons: Math.ceil((PROBES * 0.3 * levels.length) / 2) + 200 })
-    .filter((g, i, all) => i === 0 || all[i - 1].personId !== g.personId)
+    .filter((g) => {
+      if (heldSeen.has(g.personId)) return false;
+      heldSeen.add(g.personId);
+      return true;
+    })
     .map((g) => g.record);
   let chunk = 0;
   let pending: GeneratedRecord[][] = [];

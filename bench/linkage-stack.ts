@@ -55,6 +55,9 @@ export class Snapshot {
   }
 }
 
+/** Every child started, so an interrupted run can stop them. */
+export const allProcs: Proc[] = [];
+
 export interface Proc {
   name: string;
   child: ChildProcess;
@@ -119,6 +122,7 @@ export class Stack {
       if (p.stderrTail.length > 20) p.stderrTail.shift();
     });
     this.procs.push(p);
+    allProcs.push(p);
     return p;
   }
 

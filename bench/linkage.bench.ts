@@ -24,7 +24,7 @@ import { seededRng } from '../src/linkage/engine/random.seed';
 import type { RawPersonRecord } from '../src/linkage/engine/record.types';
 import { blockingRecall, DATASETS, exactBaseline, key, TARGETS, truthOf, type Dataset } from './linkage-data';
 import { InProcess, insertSourceRecords, quantiles, runScale, type ScaleRow, type Timing } from './linkage-inproc';
-import { assertLocal, BASE_DB, dropKeys, log, REDIS_URL, ROOT, sleep, Snapshot, Stack, STAMP, withDb } from './linkage-stack';
+import { allProcs, assertLocal, BASE_DB, dropKeys, log, REDIS_URL, ROOT, sleep, Snapshot, Stack, STAMP, withDb } from './linkage-stack';
 
 const DOCS = path.join(ROOT, 'docs', 'benchmarks.md');
 const args = process.argv.slice(2);
@@ -175,25 +175,22 @@ async function runDataset(snap: Snapshot, admin: Client, redis: Redis, ds: Datas
       trained.version, JSON.stringify(trained.params), trained.trainedOn,
     ]);
     const keys = await register(s2, ds);
-    await startServices(s2);
-    // The worker recounts names 5 s after boot (here: from an empty table) and then every 10 min, so
-    // the counts are put in after that first recount, under the recount's own lock: pass 2 then runs
-    // with the counts a service that has been running on this data has. BENCH_COLD_NAMES=1 skips
-    // this (a freshly started service: no counts until the next recount).
+    // The worker recounts names 5 s after boot (here: from an empty table) and then every 10 min,
+    // skipping a round while someone else holds the recount's lock. Pass 2 holds that lock with
+    // pass 1's counts in place, so it links with the counts a service already running on this data
+    // has. BENCH_COLD_NAMES=1 skips this (a freshly started service: no counts for 10 min).
     if (!COLD_NAMES) {
-      await sleep(8000);
-      await pg.query('BEGIN');
-      await pg.query(`SELECT pg_advisory_xact_lock(hashtextextended('linkage:name-frequency', 0))`);
-      await pg.query('DELETE FROM name_frequency');
+      await pg.query(`SELECT pg_advisory_lock(hashtextextended('linkage:name-frequency', 0))`);
       await pg.query(`INSERT INTO name_frequency (field, value, records) SELECT * FROM unnest($1::text[], $2::text[], $3::int[])`, [
         names.map((n) => n.field), names.map((n) => n.value), names.map((n) => n.records),
       ]);
-      await pg.query('COMMIT');
     }
+    await startServices(s2);
     log(`${ds.name} pass 2: ingesting with ${trained.version} (upper ${trained.params.thresholds.upper}, lower ${trained.params.thresholds.lower})`);
     const pass2 = await ingest(s2, ds, keys, 'p2');
     log(`${ds.name} pass 2: ${pass2.perSecond.toFixed(0)} records/s`);
 
+    if (!COLD_NAMES) await pg.query(`SELECT pg_advisory_unlock(hashtextextended('linkage:name-frequency', 0))`);
     const tsv = await s2.cli(['links', 'export']);
     // BENCH_KEEP_DIR: keep the export and the trained model for a closer look.
     if (process.env.BENCH_KEEP_DIR) {
@@ -469,6 +466,7 @@ async function main(): Promise<void> {
 const cleanups: (() => Promise<void>)[] = [];
 
 const abort = (sig: NodeJS.Signals): void => {
+  for (const p of allProcs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
   log(`${sig}: stopping; databases ff_benchlink_${STAMP}_* may be left behind (the children exit with this process group)`);
   process.exit(130);
 };

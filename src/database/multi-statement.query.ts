@@ -33,6 +33,8 @@ export async function preparedQuery<T>(on: EntityManager | QueryRunner, text: st
     name = `ff_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
     if (names.size < 1000) names.set(text, name);
   }
+  // Outside a transaction (a plain manager) there is no connection to prepare on.
+  if (!('connect' in on) && !on.queryRunner) return on.query<T[]>(text, values);
   const res = await (await clientOf(on)).query({ name, text, values });
   return res.rows as T[];
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AppConfig } from '../config/app.config';
+import { preparedQuery } from '../database/multi-statement.query';
 import { parseCriteria, type CriterionConfig } from './familiar-criteria';
 import type { PersonState } from './person-state';
 import { foldPerson, viewColumns, type AgencyInfo, type FoldEvent, type FoldRecord } from './person.fold';
@@ -79,9 +80,9 @@ export class ProjectionService {
       const ids = [link.personId, ...(link.previousPersonId && link.previousPersonId !== link.personId ? [link.previousPersonId] : [])];
       return this.refold(em, ids);
     }
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended('person:' || person_id::text, ${LOCK_NS})) FROM linkage_record WHERE source_record_id = $1`, [sourceRecordId]);
+    await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended('person:' || person_id::text, ${LOCK_NS})) FROM linkage_record WHERE source_record_id = $1`, [sourceRecordId]);
     // A separate statement after the lock: its snapshot includes what the previous holder committed.
-    const rows = await em.query<RecordRow[]>(LOAD_SQL(`lr.person_id = (SELECT person_id FROM linkage_record WHERE source_record_id = $1)`), [sourceRecordId]);
+    const rows = await preparedQuery<RecordRow>(em, LOAD_SQL(`lr.person_id = (SELECT person_id FROM linkage_record WHERE source_record_id = $1)`), [sourceRecordId]);
     if (rows.length === 0) return []; // not linked (cannot happen after a successful apply)
     return this.write(em, [rows[0].person_id], rows);
   }
@@ -90,8 +91,8 @@ export class ProjectionService {
   async refold(em: EntityManager, personIds: readonly string[]): Promise<FamiliarChange[]> {
     const ids = [...new Set(personIds)].sort();
     if (ids.length === 0) return [];
-    await em.query(`SELECT pg_advisory_xact_lock(hashtextextended('person:' || id, ${LOCK_NS})) FROM (SELECT unnest($1::uuid[])::text AS id ORDER BY 1) s`, [ids]);
-    const rows = await em.query<RecordRow[]>(LOAD_SQL(`lr.person_id = ANY($1::uuid[])`), [ids]);
+    await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended('person:' || id, ${LOCK_NS})) FROM (SELECT unnest($1::uuid[])::text AS id ORDER BY 1) s`, [ids]);
+    const rows = await preparedQuery<RecordRow>(em, LOAD_SQL(`lr.person_id = ANY($1::uuid[])`), [ids]);
     return this.write(em, ids, rows);
   }
 
@@ -121,7 +122,8 @@ export class ProjectionService {
     }
 
     // One statement: the old rows are read from the statement's snapshot, before the writes.
-    const out = await em.query<WriteRow[]>(
+    const out = await preparedQuery<WriteRow>(
+      em,
       `WITH input AS (
          SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(person_id uuid, state jsonb, display_name text, search_name text,
            birth_year integer, agencies text[], familiar boolean, criteria text[], in_custody boolean,

@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { ApiBearerAuth } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ForbiddenError } from '../errors/domain.error';
+import { RateLimitGuard } from './rate-limit.guard';
 import type { Principal, Role } from './roles';
 import { TokenVerifierService } from './token-verifier.service';
 
@@ -29,9 +30,9 @@ export class UserAuthGuard implements CanActivate {
   }
 }
 
-/** Every person-facing handler says which roles may call it. */
+/** Every person-facing handler says which roles may call it; the rate limit counts the user it authenticated. */
 export const RequireRoles = (...roles: Role[]): MethodDecorator & ClassDecorator =>
-  applyDecorators(SetMetadata(ROLES_KEY, roles), UseGuards(UserAuthGuard), ApiBearerAuth('user-token'));
+  applyDecorators(SetMetadata(ROLES_KEY, roles), UseGuards(UserAuthGuard, RateLimitGuard), ApiBearerAuth('user-token'));
 
 /** Marks a handler as deliberately open (health probes, API docs). */
 export const PublicEndpoint = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_KEY, true);

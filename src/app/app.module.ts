@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { AccessModule } from '../access/access.module';
+import { RateLimitModule } from '../access/rate-limit.module';
 import { AuditModule } from '../audit/audit.module';
 import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../database/database.module';
@@ -25,7 +26,8 @@ const WORKER: Type[] = [IngestWorkerModule, LinkageWorkerModule];
 @Module({})
 export class AppModule {
   static forRole(role: ProcessRole): DynamicModule {
-    const features: Type[] = [AuditModule, PartnersModule, AccessModule, LinkageModule, PersonsModule, IngestModule];
+    // RateLimitModule everywhere: controllers' guards are instantiated in every role's context.
+    const features: Type[] = [AuditModule, PartnersModule, AccessModule, RateLimitModule, LinkageModule, PersonsModule, IngestModule];
     if (role === 'api' || role === 'all') features.push(...HTTP);
     if (role === 'worker' || role === 'all') features.push(...WORKER);
     if (role === 'cli') features.push(ImportModule);

@@ -6,7 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AuditDeniedFilter } from '../audit/audit-denied.filter';
-import { AppConfig, ConfigError, loadConfig } from '../config/app.config';
+import { AppConfig, ConfigError, corsOrigins, loadConfig } from '../config/app.config';
 import { DomainErrorFilter } from '../errors/domain-error.filter';
 import { AppModule, type ProcessRole } from './app.module';
 import { preflight, PreflightError } from './preflight';
@@ -24,6 +24,17 @@ function bodyErrors(err: { type?: string; status?: number }, _req: Request, res:
 
 export function configureHttp(app: NestExpressApplication, cfg: AppConfig): void {
   app.use(helmet());
+  // Closed unless CORS_ORIGINS names the browser origins that may call the API.
+  const origins = corsOrigins(cfg);
+  if (origins.length > 0) {
+    app.enableCors({
+      origin: origins,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'X-Purpose-Of-Use', 'Last-Event-ID', 'X-Request-Id'],
+      exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
+      maxAge: 600,
+    });
+  }
   app.use(express.json({ limit: cfg.BODY_LIMIT }));
   app.use(bodyErrors);
   // Later filters are tried first: refusals are audited, then answered like every other error.

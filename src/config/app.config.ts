@@ -115,6 +115,36 @@ export class AppConfig {
   @Min(1)
   @Max(365)
   CONSENT_EXPIRING_DAYS = 30;
+
+  /** Requests per minute per signed-in user (agency + subject), across endpoints; 0 = no limit. */
+  @Transform(toInt)
+  @IsInt({ message: 'RATE_LIMIT_USER_PER_MIN must be an integer' })
+  @Min(0, { message: 'RATE_LIMIT_USER_PER_MIN must be 0 (off) or more' })
+  RATE_LIMIT_USER_PER_MIN = 600;
+
+  /** Requests per minute per partner source key (an ingest batch is one request); 0 = no limit. */
+  @Transform(toInt)
+  @IsInt({ message: 'RATE_LIMIT_SOURCE_PER_MIN must be an integer' })
+  @Min(0, { message: 'RATE_LIMIT_SOURCE_PER_MIN must be 0 (off) or more' })
+  RATE_LIMIT_SOURCE_PER_MIN = 600;
+
+  /** Browser origins allowed to call the API (comma-separated, e.g. https://ff.example.org); empty = CORS closed. */
+  @IsOptional()
+  @ValidateBy({
+    name: 'corsOrigins',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && v.split(',').every((o) => CORS_ORIGIN.test(o.trim())),
+      defaultMessage: () => 'CORS_ORIGINS must be a comma-separated list of origins like https://ff.example.org (scheme, host, optional port; no path)',
+    },
+  })
+  CORS_ORIGINS?: string;
+}
+
+const CORS_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+
+/** The configured CORS origins, or [] (closed). */
+export function corsOrigins(cfg: AppConfig): string[] {
+  return (cfg.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
 }
 
 export class ConfigError extends Error {}

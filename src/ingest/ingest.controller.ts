@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nes
 import { auditContextFromRequest } from '../audit/audit.context';
 import { AuditService } from '../audit/audit.service';
 import { ValidationFailedError } from '../errors/domain.error';
+import { RateLimitGuard } from '../access/rate-limit.guard';
 import { SourceKeyGuard, type SourceRequest } from '../partners/source-key.guard';
 import { EventBatchDto } from './event.dto';
 import { InboxService, type EventResult } from './inbox.service';
@@ -19,7 +20,7 @@ export class IngestController {
 
   @Post()
   @HttpCode(202)
-  @UseGuards(SourceKeyGuard)
+  @UseGuards(SourceKeyGuard, RateLimitGuard)
   @ApiBearerAuth('source-key')
   @ApiOperation({ summary: 'Send 1-1000 events from a partner source (contract v1, docs/events.md)' })
   @ApiBody({ type: EventBatchDto })

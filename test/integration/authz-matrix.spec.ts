@@ -47,7 +47,8 @@ interface Layer {
 }
 
 /** The routes Express will dispatch (Nest controllers and anything else mounted), as "METHOD /path". */
-function servedRoutes(app: { router?: { stack: Layer[] }; _router?: { stack: Layer[] } }): string[] {
+function servedRoutes(instance: unknown): string[] {
+  const app = instance as { router?: { stack: Layer[] }; _router?: { stack: Layer[] } };
   const out = new Set<string>();
   const walk = (layers: Layer[]): void => {
     for (const l of layers) {

@@ -1,11 +1,11 @@
-// Shared test helpers: public evaluation data is read in place (never copied into the repo).
+// Shared test helpers: public evaluation data ships in data/eval/ with its licences.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseFebrlCsv, parseSplinkFakeCsv, type LabelledRecord } from '../../../src/linkage/engine/dataset.parse';
 import { normaliseRecord } from '../../../src/linkage/engine/record.normalise';
 import type { NormalisedRecord, RawPersonRecord } from '../../../src/linkage/engine/record.types';
 
-export const DATA_DIR = process.env.FF_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
+export const DATA_DIR = process.env.FF_DATA_DIR ?? path.resolve(__dirname, '../../../data/eval');
 
 export function readData(rel: string): string {
   const p = path.join(DATA_DIR, rel);

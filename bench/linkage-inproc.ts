@@ -119,7 +119,7 @@ export async function runScale(snap: Snapshot, stack: Stack, levels: number[]): 
   let seenSeconds = 0;
   // One record per held-out person (the generator's output is shuffled).
   const heldSeen = new Set<string>();
-  const heldOut = generatePopulation({ seed: 99_999, persons: Math.ceil((PROBES * 0.3 * levels.length) / 2) + 200 })
+  const heldOut = generatePopulation({ seed: 99_999, persons: Math.ceil(PROBES * 0.3 * levels.length) + 100 })
     .filter((g) => {
       if (heldSeen.has(g.personId)) return false;
       heldSeen.add(g.personId);

@@ -46,7 +46,7 @@ export class RecordLinkerService {
     const keys = blockingKeys(rec);
     const found = await this.lockAndRead(em, sourceRecordId, rec, keys);
     const prev = found.current ?? undefined;
-    const tf = found.tf;
+    const tf = neutralForUnseen(found.tf, rec, model);
 
     const best = new Map<string, { c: CandidatePerson; other: NormalisedRecord }>();
     for (const [recordId, personId, normalised] of found.candidates) {
@@ -219,4 +219,19 @@ interface LinkRead {
   candidates: [string, string, NormalisedRecord][];
   tf: TermFrequencies;
   constraints: { mustLink: [string, string][]; mustNotLink: [string, string][] };
+}
+
+/**
+ * A name the last background recount has not seen (a new name, or a fresh database) gets no
+ * term-frequency adjustment, instead of counting as the rarest name there is: otherwise common
+ * names arriving after a recount would earn the largest boost.
+ */
+export function neutralForUnseen(tf: TermFrequencies, rec: NormalisedRecord, model: ModelParams): TermFrequencies {
+  const names = termValues(rec);
+  const fill = (t: TermFrequencies['firstName'], value: string, u0: number): void => {
+    if (value && !Object.hasOwn(t.counts, value)) t.counts[value] = Math.max(1, u0 * t.total);
+  };
+  fill(tf.firstName, names.firstName, model.fields.firstName.u[0]);
+  fill(tf.lastName, names.lastName, model.fields.lastName.u[0]);
+  return tf;
 }

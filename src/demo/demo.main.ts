@@ -62,15 +62,22 @@ runMain('migrate', async (cfg) => {
   }
   process.stderr.write(`\ndemo: ${total} events from ${DEMO_SOURCES.length} partner sources in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 
-  const admin = await app.get(LocalIssuerService).mint({ sub: 'demo-admin', agency: 'county-jail', roles: ['admin'], ttlSeconds: 8 * 3600 });
+  const issuer = app.get(LocalIssuerService);
+  const admin = await issuer.mint({ sub: 'demo-admin', agency: 'county-jail', roles: ['admin'], ttlSeconds: 8 * 3600 });
+  const planner = await issuer.mint({ sub: 'demo-planner', agency: 'county-jail', roles: ['discharge_planner'], ttlSeconds: 8 * 3600 });
+  const asPlanner = `-H "Authorization: Bearer $PLANNER_TOKEN" -H "X-Purpose-Of-Use: discharge_planning"`;
   process.stdout.write(
     [
       '',
       `Familiar Faces is running at ${base}`,
-      `  API docs (OpenAPI):  ${base}/api/docs`,
-      `  readiness:           ${base}/health/ready`,
-      `  ingest status:       curl -H "Authorization: Bearer $ADMIN_TOKEN" ${base}/api/v1/ingest/status`,
+      `  API docs (OpenAPI):      ${base}/api/docs`,
+      `  readiness:               ${base}/health/ready`,
+      `  familiar faces:          curl ${asPlanner} '${base}/api/v1/familiar-faces?limit=10'`,
+      `  leaving custody (7 d):   curl ${asPlanner} '${base}/api/v1/custody/releases?withinDays=7'`,
+      `  live updates (SSE):      curl -N ${asPlanner} ${base}/api/v1/familiar-faces/stream`,
+      `  ingest status (admin):   curl -H "Authorization: Bearer $ADMIN_TOKEN" ${base}/api/v1/ingest/status`,
       '',
+      `PLANNER_TOKEN=${planner}`,
       `ADMIN_TOKEN=${admin}`,
       `County jail source key (send events as the jail): ${keys.get('county-jail')}`,
       '',

@@ -134,9 +134,11 @@ export class InboxService implements BeforeApplicationShutdown {
     try {
       const states = await Promise.all(inboxIds.map((id) => this.queue.getJobState(applyJobId(id))));
       for (const [i, state] of states.entries()) {
-        if (state !== 'failed') continue;
+        // 'completed' while the row is unapplied: the database was restored or replaced behind a
+        // queue that still remembers the job id, so adding it again would be silently ignored.
+        if (state !== 'failed' && state !== 'completed') continue;
         const job = await this.queue.getJob(applyJobId(inboxIds[i]));
-        await job?.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        await job?.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
       }
     } catch (err) {
       this.log.warn({ count: inboxIds.length, err: err instanceof Error ? err.message : String(err) }, 'retrying failed jobs failed; next re-drive tries again');

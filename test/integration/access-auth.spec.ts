@@ -1,4 +1,4 @@
-import { SignJWT, generateKeyPair } from 'jose';
+import { SignJWT, generateKeyPair, importJWK, type JWK } from 'jose';
 import { LocalIssuerService, LOCAL_ISSUER } from '../../src/access/local-issuer.service';
 import { TestStack } from '../support/stack';
 
@@ -65,5 +65,17 @@ describe('people authenticate with bearer JWTs (admin ingest status)', () => {
     const res = await status(token);
     expect(res.status).toBe(401);
     expect(res.body.message).toMatch(/unknown agency/);
+  });
+
+  it('refuses a token for another audience with 401, even when signed by the local issuer', async () => {
+    await issuer.mint({ sub: 'ada', agency: 'county-jail', roles: ['admin'], ttlSeconds: 60 }); // ensures the key exists
+    const [row] = await stack.query<{ kid: string; private_jwk: JWK }>(`SELECT kid, private_jwk FROM local_issuer_key`);
+    const key = await importJWK(row.private_jwk, 'ES256');
+    const token = await new SignJWT({ agency: 'county-jail', roles: ['admin'] })
+      .setProtectedHeader({ alg: 'ES256', kid: row.kid }).setSubject('ada').setIssuer(LOCAL_ISSUER).setAudience('some-other-service')
+      .setExpirationTime('5m').sign(key);
+    const res = await status(token);
+    expect(res.status).toBe(401);
+    expect(res.body.message).toMatch(/aud/);
   });
 });

@@ -1,4 +1,5 @@
 /** A made-up county population for demos: every name, date and number is synthetic. */
+import { seededRng } from '../linkage/engine/random.seed';
 
 export interface DemoSource {
   code: string;
@@ -21,18 +22,6 @@ const LAST = ['Smith', 'Garcia', 'Martinez', 'Johnson', 'Lopez', 'Chavez', 'Baca
 const STREETS = ['Central Ave SE', 'Coors Blvd NW', 'Isleta Blvd SW', 'Menaul Blvd NE', '4th St NW', 'Zuni Rd SE'];
 const NEEDS = ['housing', 'behavioral_health', 'substance_use', 'medical', 'medication', 'benefits', 'employment', 'transportation', 'food', 'identification'] as const;
 
-/** Small seeded PRNG (mulberry32) so every demo run streams the same county. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Person {
   first: string;
   last: string;
@@ -54,7 +43,7 @@ function typo(s: string, r: () => number): string {
 
 /** Events per source for `persons` people, most known to one agency, many to two or more. */
 export function demoEvents(persons: number, seed = 42, now = new Date()): Map<string, DemoEvent[]> {
-  const r = rng(seed);
+  const r = seededRng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   const out = new Map<string, DemoEvent[]>(DEMO_SOURCES.map((s) => [s.code, []]));
   const day = 86_400_000;

@@ -14,31 +14,8 @@ import type { Role } from './roles';
  * out of responses until someone decides who may see it.
  */
 
-export interface MaskedIdentifier {
-  system: string;
-  value: string;
-}
-
-/** A record's demographics as one agency knows them. Never a full SSN. */
-export interface MaskedRecord {
-  sourceRecordId: string;
-  source: string;
-  agency: string;
-  recordId: string;
-  firstName: string;
-  middleName?: string;
-  lastName: string;
-  dateOfBirth?: string;
-  sex?: string;
-  ssnLast4?: string;
-  phone?: string;
-  email?: string;
-  address?: AddressView;
-  aliases?: { firstName?: string; lastName?: string; dateOfBirth?: string }[];
-  identifiers?: MaskedIdentifier[];
-  firstSeenAt: string;
-  lastEventAt: string;
-}
+/** A record's demographics as one agency knows them, after masking (same shape as the read model's). Never a full SSN. */
+export type MaskedRecord = RecordView;
 
 /** Whom to call. */
 export interface ContactRef {
@@ -228,7 +205,7 @@ export function visiblePrimaryContact(decision: AccessDecision, state: PersonSta
 }
 
 /** SSN-like identifier values keep their last 4 digits only. */
-function maskIdentifier(i: { system: string; value: string }): MaskedIdentifier {
+function maskIdentifier(i: { system: string; value: string }): { system: string; value: string } {
   const digits = i.value.replace(/\D/g, '');
   const ssnLike = /ssn|social/i.test(i.system) || /^\d{3}-?\d{2}-?\d{4}$/.test(i.value.trim());
   return { system: i.system, value: ssnLike ? (digits.length >= 4 ? `***-**-${digits.slice(-4)}` : '****') : i.value };

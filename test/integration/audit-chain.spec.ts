@@ -1,25 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { AuditService } from '../../src/audit/audit.service';
 import { AuditVerifyService, type VerifyReport } from '../../src/audit/audit-verify.service';
 import { systemAuditContext } from '../../src/audit/audit.context';
+import { runCliFromSource } from '../support/cli-run';
 import { TestStack } from '../support/stack';
 
-const ROOT = join(__dirname, '..', '..');
-
-/** The CLI from source, so the test never runs a stale dist/. */
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src', 'cli.ts'), ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env }, timeout: 90_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = runCliFromSource;
 
 describe('audit log: append-only, least privilege, tamper-evident', () => {
   let stack: TestStack;

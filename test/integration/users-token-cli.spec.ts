@@ -1,20 +1,7 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { runCliFromSource } from '../support/cli-run';
 import { TestStack } from '../support/stack';
 
-const ROOT = join(__dirname, '..', '..');
-
-/** The CLI from source, so the test never runs a stale dist/. */
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src', 'cli.ts'), ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env }, timeout: 90_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = runCliFromSource;
 
 describe('users token: the local issuer is refused in production unless LOCAL_ISSUER=true', () => {
   let stack: TestStack;

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
-import { createHttpApp, runMain } from './app/bootstrap';
+import { createHttpApp, listenHttp, runMain } from './app/bootstrap';
 
 runMain('api', async (cfg) => {
   const app = await createHttpApp('api');
-  await app.listen(cfg.PORT, '0.0.0.0');
+  await listenHttp(app, cfg);
   return app;
 });

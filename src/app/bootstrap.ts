@@ -57,6 +57,12 @@ export async function createHttpApp(role: 'api' | 'all'): Promise<NestExpressApp
   return app;
 }
 
+/** Listens on HOST:PORT (loopback by default: exposing the API on every interface is a deployment's explicit choice). */
+export async function listenHttp(app: NestExpressApplication, cfg: AppConfig): Promise<void> {
+  await app.listen(cfg.PORT, cfg.HOST);
+  new NestLogger('main').log({ host: cfg.HOST, port: cfg.PORT }, 'listening');
+}
+
 export async function createWorkerContext(): Promise<INestApplicationContext> {
   const app = await NestFactory.createApplicationContext(AppModule.forRole('worker'), { bufferLogs: true });
   app.useLogger(app.get(Logger));

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Length, Matches, Max, Min, ValidateBy, validateSync } from 'class-validator';
 import { criteriaProblem, DEFAULT_FAMILIAR_CRITERIA } from '../persons/familiar-criteria';
@@ -24,6 +25,16 @@ export class AppConfig {
   @Min(0)
   @Max(65535)
   PORT = 3000;
+
+  /** Interface the API listens on: loopback unless a deployment opts in (a container or a remote load balancer needs 0.0.0.0). */
+  @ValidateBy({
+    name: 'isListenHost',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && (isIP(v) !== 0 || v === 'localhost'),
+      defaultMessage: () => 'HOST must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::1, ::, or one of the machine\'s addresses) or localhost',
+    },
+  })
+  HOST = '127.0.0.1';
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',

@@ -130,4 +130,65 @@ export class LinksService {
       modelVersion: model.version,
     };
   }
+
+  /**
+   * The current link of each given record (its latest decision) and the open review tasks raised
+   * on them. The caller decides which records the reader may see; this reads only those.
+   */
+  async currentLinks(sourceRecordIds: readonly string[]): Promise<{ links: CurrentLink[]; openTasks: OpenReviewTask[] }> {
+    if (sourceRecordIds.length === 0) return { links: [], openTasks: [] };
+    const ids = [...sourceRecordIds];
+    const rows: {
+      source_record_id: string; person_id: string; locked: boolean; id: string; action: string; reason: string; probability: number | null;
+      weight: number | null; model_version: string; actor: string; decided_at: Date; flags: string[]; explanation: unknown;
+    }[] = await this.db.query(
+      `SELECT lr.source_record_id::text AS source_record_id, lr.person_id, lr.locked, d.id::text AS id, d.action, d.reason, d.probability,
+              d.weight, d.model_version, d.actor, d.decided_at, d.flags, d.explanation
+         FROM linkage_record lr JOIN link_decision d ON d.id = lr.decision_id
+        WHERE lr.source_record_id = ANY($1::bigint[]) ORDER BY lr.source_record_id`,
+      [ids],
+    );
+    const tasks: { id: string; kind: string; source_record_id: string; person_ids: string[]; probability: number | null; created_at: Date }[] =
+      await this.db.query(
+        `SELECT id::text AS id, kind, source_record_id::text AS source_record_id, person_ids, probability, created_at
+           FROM review_task WHERE source_record_id = ANY($1::bigint[]) AND status = 'open' ORDER BY id`,
+        [ids],
+      );
+    return {
+      links: rows.map((r) => ({
+        sourceRecordId: r.source_record_id, personId: r.person_id, locked: r.locked, decisionId: r.id, action: r.action, reason: r.reason,
+        probability: r.probability, weight: r.weight, modelVersion: r.model_version, actor: r.actor, decidedAt: r.decided_at.toISOString(),
+        flags: r.flags, explanation: r.explanation,
+      })),
+      openTasks: tasks.map((t) => ({
+        id: t.id, kind: t.kind, sourceRecordId: t.source_record_id, personIds: t.person_ids, probability: t.probability, createdAt: t.created_at.toISOString(),
+      })),
+    };
+  }
+}
+
+export interface CurrentLink {
+  sourceRecordId: string;
+  personId: string;
+  locked: boolean;
+  decisionId: string;
+  action: string;
+  reason: string;
+  probability: number | null;
+  weight: number | null;
+  modelVersion: string;
+  actor: string;
+  decidedAt: string;
+  flags: string[];
+  /** As stored by the linker (decision, thresholds, bestMatch field contributions, candidates). */
+  explanation: unknown;
+}
+
+export interface OpenReviewTask {
+  id: string;
+  kind: string;
+  sourceRecordId: string;
+  personIds: string[];
+  probability: number | null;
+  createdAt: string;
 }

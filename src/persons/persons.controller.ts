@@ -1,10 +1,12 @@
 import { Controller, Get, Param, Query, Req } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RequireRoles, type UserRequest } from '../access/auth.guard';
+import type { MaskedRecord } from '../access/person-view.mask';
 import { AuditService } from '../audit/audit.service';
-import { ValidationFailedError } from '../errors/domain.error';
+import { ForbiddenError, ValidationFailedError } from '../errors/domain.error';
 import { PURPOSE_DOC } from '../familiar-faces/familiar-faces.controller';
 import { parseQuery, PersonSearchQuery } from '../familiar-faces/read-query.dto';
+import { LinksService, type CurrentLink } from '../linkage/links.service';
 import { auditPersonRead } from './person-read.audit';
 import { PersonQueryService, type PersonPage, type SearchCandidate } from './person-query.service';
 
@@ -17,6 +19,7 @@ export class PersonsController {
   constructor(
     private readonly persons: PersonQueryService,
     private readonly audit: AuditService,
+    private readonly links: LinksService,
   ) {}
 
   @Get('search')
@@ -33,17 +36,144 @@ export class PersonsController {
     });
   }
 
+  @Get(':id/links')
+  @RequireRoles('data_steward')
+  @ApiOperation({
+    summary: "A data steward's view of how the person's records were linked: each record's demographics (masked) and current link decision with field contributions in bits; open review tasks",
+  })
+  personLinks(@Req() req: UserRequest, @Param('id') id: string): Promise<PersonLinks> {
+    const personId = checkId(id);
+    const viewer = this.persons.viewer(req.user!, req.headers);
+    // Match explanations are linkage-quality data: the steward role, under data_quality, only.
+    if (viewer.role !== 'data_steward') throw new ForbiddenError('match explanations are read as data_steward with X-Purpose-Of-Use data_quality');
+    return auditPersonRead(this.audit, req, viewer, {
+      action: 'person.links.read', resource: `person/${personId}/links`,
+      run: async (outcome) => {
+        // The steward view decides which records may be shown (Part 2 gate, demographics only).
+        const page = await this.persons.person(viewer, personId, outcome);
+        const { links, openTasks } = await this.links.currentLinks(page.records.map((r) => r.sourceRecordId));
+        const bySrid = new Map(links.map((l) => [l.sourceRecordId, l]));
+        const records = new Map(page.records.map((r) => [r.sourceRecordId, r]));
+        return {
+          personId: page.personId,
+          ...(page.retiredInto ? { requestedId: page.requestedId, retiredInto: page.retiredInto, retiredChain: page.retiredChain } : {}),
+          records: page.records.map((r) => ({ ...r, link: linkView(bySrid.get(r.sourceRecordId)) })),
+          openReviewTasks: openTasks.map((t) => ({
+            id: t.id, kind: t.kind, source: records.get(t.sourceRecordId)?.source ?? null, recordId: records.get(t.sourceRecordId)?.recordId ?? null,
+            personIds: t.personIds, probability: t.probability, createdAt: t.createdAt,
+          })),
+        };
+      },
+      agencies: (r) => r.records.map((x) => x.agency),
+    });
+  }
+
   @Get(':id')
   @RequireRoles('case_manager', 'discharge_planner', 'data_steward')
   @ApiOperation({ summary: 'A person as the caller may see them; a retired id answers with the survivor' })
   get(@Req() req: UserRequest, @Param('id') id: string): Promise<PersonPage> {
-    if (!UUID.test(id)) throw new ValidationFailedError('invalid id', [{ path: 'id', message: 'id must be a person id (UUID)' }]);
+    const personId = checkId(id);
     const viewer = this.persons.viewer(req.user!, req.headers);
-    const personId = id.toLowerCase();
     return auditPersonRead(this.audit, req, viewer, {
       action: 'person.read', resource: `person/${personId}`,
       run: (outcome) => this.persons.person(viewer, personId, outcome),
       agencies: (page) => page.agencies,
     });
   }
+}
+
+function checkId(id: string): string {
+  if (!UUID.test(id)) throw new ValidationFailedError('invalid id', [{ path: 'id', message: 'id must be a person id (UUID)' }]);
+  return id.toLowerCase();
+}
+
+/** One field's evidence: its comparison level and contribution in bits (never the values compared). */
+export interface FieldContributionView {
+  field: string;
+  level: string;
+  bits: number;
+  detail?: string;
+}
+
+export interface LinkExplanationView {
+  thresholds: { upper: number; lower: number } | null;
+  /** Prior plus field contributions sum to weight (bits); probability follows from weight. */
+  priorBits: number | null;
+  weight: number | null;
+  probability: number | null;
+  fields: FieldContributionView[];
+  /** Which alias or name variant matched, when not the primary name. */
+  alias: string | null;
+  lines: string[];
+  /** The best-scoring candidate persons at decision time. */
+  candidates: { personId: string; probability: number }[];
+}
+
+export interface RecordLinkView {
+  personId: string;
+  decisionId: string;
+  action: string;
+  reason: string;
+  probability: number | null;
+  weight: number | null;
+  modelVersion: string;
+  /** auto, or the steward who decided. */
+  actor: string;
+  decidedAt: string;
+  locked: boolean;
+  flags: string[];
+  explanation: LinkExplanationView;
+}
+
+export interface PersonLinks {
+  personId: string;
+  requestedId?: string;
+  retiredInto?: string;
+  retiredChain?: string[];
+  records: (MaskedRecord & { link: RecordLinkView | null })[];
+  openReviewTasks: {
+    id: string; kind: string; source: string | null; recordId: string | null; personIds: string[]; probability: number | null; createdAt: string;
+  }[];
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]) : []);
+
+/** Copies the stored explanation by name, so whatever else the linker stores stays out of responses. */
+export function linkView(l: CurrentLink | undefined): RecordLinkView | null {
+  if (!l) return null;
+  const e = obj(l.explanation);
+  const best = obj(e.bestMatch);
+  const t = obj(e.thresholds);
+  const upper = num(t.upper);
+  const lower = num(t.lower);
+  return {
+    personId: l.personId, decisionId: l.decisionId, action: l.action, reason: l.reason, probability: l.probability, weight: l.weight,
+    modelVersion: l.modelVersion, actor: l.actor, decidedAt: l.decidedAt, locked: l.locked, flags: [...l.flags],
+    explanation: {
+      thresholds: upper !== null && lower !== null ? { upper, lower } : null,
+      priorBits: num(best.priorBits),
+      weight: num(best.weight),
+      probability: num(best.probability),
+      fields: arr(best.fields).flatMap((f) => {
+        const x = obj(f);
+        const field = str(x.field);
+        const level = str(x.level);
+        const bits = num(x.bits);
+        if (field === null || level === null || bits === null) return [];
+        const detail = str(x.detail);
+        return [detail === null ? { field, level, bits } : { field, level, bits, detail }];
+      }),
+      alias: str(best.alias),
+      lines: arr(best.lines).flatMap((x) => (typeof x === 'string' ? [x] : [])),
+      candidates: arr(e.candidates).flatMap((c) => {
+        const x = obj(c);
+        const personId = str(x.personId);
+        const probability = num(x.probability);
+        return personId !== null && probability !== null ? [{ personId, probability }] : [];
+      }),
+    },
+  };
 }

@@ -36,6 +36,8 @@ const MATRIX: Record<string, Row> = {
   'GET /api/v1/persons/:id/disclosures': row({ auditor: 200 }),
   'GET /api/v1/persons/search': row({ case_manager: 200, discharge_planner: 200, data_steward: 200 }),
   'GET /api/v1/persons/:id': row({ case_manager: 200, discharge_planner: 200, data_steward: 200 }),
+  // Match explanations: data stewards only (a case manager's purpose does not reach them).
+  'GET /api/v1/persons/:id/links': row({ data_steward: 200 }),
   'GET /api/v1/familiar-faces': row({ case_manager: 200, discharge_planner: 200 }),
   'GET /api/v1/familiar-faces/stream': row({ case_manager: 200, discharge_planner: 200 }),
   'GET /api/v1/custody/releases': row({ case_manager: 200, discharge_planner: 200 }),
@@ -191,6 +193,15 @@ describe('authorization matrix: every endpoint × every role', () => {
     expect(records.map((r) => r.agency).sort()).toEqual(['county-court', 'county-jail']);
     expect(records[0]).toMatchObject({ dateOfBirth: '1980-02-03', ssnLast4: '3344' });
     for (const k of ['custody', 'cases', 'needs', 'referrals', 'services', 'contacts', 'consents', 'pointers']) expect(ds[k]).toEqual([]);
+    // Steward's match explanations: the same records' demographics and each one's link decision, nothing else.
+    const links = bodyOf('GET /api/v1/persons/:id/links', 'data_steward');
+    expect(Object.keys(links).sort()).toEqual(['openReviewTasks', 'personId', 'records']);
+    const linked = links.records as { agency: string; dateOfBirth?: string; ssnLast4?: string; link: { explanation: { fields: { bits: number }[] } } | null }[];
+    expect(linked.map((r) => r.agency).sort()).toEqual(['county-court', 'county-jail']);
+    expect(linked.find((r) => r.agency === 'county-jail')).toMatchObject({ dateOfBirth: '1980-02-03', ssnLast4: '3344' });
+    for (const r of linked) expect(r.link).not.toBeNull();
+    expect(linked.find((r) => r.agency === 'county-court')!.link!.explanation.fields.length).toBeGreaterThan(0);
+    expect(JSON.stringify(links)).not.toMatch(/B-1|CR-1|housing|U-1|misdemeanor/);
     // Auditor: the log, no person records.
     const au = bodyOf('GET /api/v1/audit', 'auditor');
     expect(JSON.stringify(au)).not.toMatch(/Lopez|1980-02-03|Elm Street/);

@@ -13,6 +13,8 @@ import { registerPersonsCommands } from './persons/persons.command';
 import { PartnersService } from './partners/partners.service';
 import { LocalIssuerService, parseTtl } from './access/local-issuer.service';
 import { registerAuditCommands } from './audit/audit.command';
+import { currentAuditContext } from './audit/audit.context';
+import { AuditService } from './audit/audit.service';
 
 export function buildCli(): Command {
   const program = new Command('familiar-faces').description('Familiar Faces admin, import and export commands').showHelpAfterError();
@@ -83,7 +85,16 @@ export function buildCli(): Command {
     .option('--source <code>', 'only this source')
     .option('--json', 'print JSON')
     .action(async (o: { source?: string; json?: boolean }) =>
-      print(await withApp((app) => app.get(IngestStatusService).retryDeadLettered(o.source), true), !!o.json),
+      print(
+        await withApp(async (app) => {
+          // Recorded before the re-queue (its statements are not ours to join): no entry, no retry.
+          await app.get(AuditService).recordAlone({
+            ...currentAuditContext(), action: 'ingest.retry', resource: o.source ? `source/${o.source}` : 'ingest', details: { source: o.source ?? null },
+          });
+          return app.get(IngestStatusService).retryDeadLettered(o.source);
+        }, true),
+        !!o.json,
+      ),
     );
 
   const users = program.command('users').description('people who use the service');

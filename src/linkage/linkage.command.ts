@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { print, withApp } from '../app/cli-context';
+import { currentAuditContext } from '../audit/audit.context';
+import { AuditService } from '../audit/audit.service';
 import { LinksService } from './links.service';
 import { ModelStoreService } from './model-store.service';
 
@@ -16,7 +18,11 @@ export function registerLinkageCommands(program: Command): void {
     .command('export')
     .description('TSV source<TAB>recordId<TAB>personId with a header, one row per source record')
     .action(async () => {
-      await withApp((app) => app.get(LinksService).exportTsv((chunk) => process.stdout.write(chunk)));
+      await withApp(async (app) => {
+        // Rows stream out as they are read: the entry (every person, so no ids) is committed first.
+        await app.get(AuditService).recordAlone({ ...currentAuditContext(), action: 'links.export', resource: 'links', details: { scope: 'all' } });
+        return app.get(LinksService).exportTsv((chunk) => process.stdout.write(chunk));
+      });
     });
   links
     .command('explain')
@@ -25,7 +31,16 @@ export function registerLinkageCommands(program: Command): void {
     .requiredOption('--record <id>', "the source's record id")
     .option('--json', 'print JSON')
     .action(async (o: { source: string; record: string; json?: boolean }) => {
-      const res = await withApp((app) => app.get(LinksService).explain(o.source, o.record));
+      const res = await withApp((app) =>
+        app.get(AuditService).auditedRead(
+          { ...currentAuditContext(), action: 'links.explain.read', resource: `source/${o.source}/record/${o.record}` },
+          async () => {
+            const r = await app.get(LinksService).explain(o.source, o.record);
+            const ids = r.decisions.flatMap((d) => [d.personId, ...(d.previousPersonId ? [d.previousPersonId] : [])]);
+            return { result: r, personIds: [...new Set(ids)], details: { source: o.source, decisions: r.decisions.length } };
+          },
+        ),
+      );
       if (o.json) return print(res, true);
       const lines = [`${res.source}:${res.recordId}${res.locked ? ' (link locked by a steward)' : ''}`];
       for (const d of res.decisions) {
@@ -50,15 +65,30 @@ export function registerLinkageCommands(program: Command): void {
       const thresholds = o.upper && o.lower ? { upper: threshold(o.upper, '--upper'), lower: threshold(o.lower, '--lower') } : undefined;
       const res = await withApp(async (app) => {
         const store = app.get(ModelStoreService);
+        const audit = app.get(AuditService);
         const trained = await store.train({ sample: Number(o.sample), seed: Number(o.seed), thresholds });
-        return o.activate ? store.activate(trained.version) : trained;
+        // Stored inactive, so it changes nothing until activated (audited below, before it happens).
+        await audit.recordAlone({ ...currentAuditContext(), action: 'model.train', resource: `model/${trained.version}`, details: { trainedOn: trained.trainedOn, activate: !!o.activate } });
+        if (!o.activate) return trained;
+        await audit.recordAlone({ ...currentAuditContext(), action: 'model.activate', resource: `model/${trained.version}` });
+        return store.activate(trained.version);
       });
       print(res, !!o.json);
     });
   model
     .command('activate <version>')
     .option('--json', 'print JSON')
-    .action(async (version: string, o: { json?: boolean }) => print(await withApp((app) => app.get(ModelStoreService).activate(version)), !!o.json));
+    .action(async (version: string, o: { json?: boolean }) =>
+      print(
+        await withApp(async (app) => {
+          const store = app.get(ModelStoreService);
+          await store.show(version); // unknown version: refused before anything is recorded
+          // Recorded before the switch (the store's transaction is not ours to join): no entry, no activation.
+          await app.get(AuditService).recordAlone({ ...currentAuditContext(), action: 'model.activate', resource: `model/${version}` });
+          return store.activate(version);
+        }),
+        !!o.json,
+      ));
   model
     .command('list')
     .option('--json', 'print JSON')

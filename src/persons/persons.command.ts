@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { print, withApp } from '../app/cli-context';
+import { currentAuditContext } from '../audit/audit.context';
+import { AuditService } from '../audit/audit.service';
 import { RebuildService } from './rebuild.service';
 
 export function registerPersonsCommands(program: Command): void {
@@ -13,11 +15,14 @@ export function registerPersonsCommands(program: Command): void {
       const batchSize = Number(o.batchSize);
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new Error('--batch-size must be an integer from 1 to 10000');
       const res = await withApp(
-        (app) =>
-          app.get(RebuildService).rebuild({
+        async (app) => {
+          // Many transactions, none ours: the entry goes first, so no rebuild runs unrecorded.
+          await app.get(AuditService).recordAlone({ ...currentAuditContext(), action: 'projections.rebuild', resource: 'projections', details: { batchSize } });
+          return app.get(RebuildService).rebuild({
             batchSize,
             onProgress: (done, total) => process.stderr.write(`refolded ${done}/${total} persons\n`),
-          }),
+          });
+        },
         true,
       );
       print(

@@ -3,8 +3,10 @@ import * as path from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type QueryRunner } from 'typeorm';
+import { currentAuditContext } from '../../audit/audit.context';
+import { AuditService } from '../../audit/audit.service';
 import { ForbiddenError, NotFoundError, ValidationFailedError } from '../../errors/domain.error';
-import { InboxService } from '../inbox.service';
+import { InboxService, type EventResult } from '../inbox.service';
 import { CsvHeaderError } from './csv-event.mapper';
 import { EmptyFileError, formatFromName, readEventFile, type FileRow, type ImportFormat } from './event-file.reader';
 import { RejectsWriter, type RejectEntry } from './rejects.writer';
@@ -81,6 +83,7 @@ export class EventImportService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly inbox: InboxService,
+    private readonly audit: AuditService,
   ) {}
 
   async importFile(opts: ImportOptions): Promise<ImportSummary> {
@@ -125,7 +128,15 @@ export class EventImportService {
       let candidates = 0;
       const flush = async (): Promise<void> => {
         const offered = batch.filter((p) => p.reject === undefined);
-        const results = offered.length ? await this.inbox.accept(sourceId, offered.map((p) => p.event)) : [];
+        // One audit entry per committed batch, in the inbox transaction (as POST /api/v1/events): counts only.
+        const results = offered.length
+          ? await this.inbox.accept(sourceId, offered.map((p) => p.event), (em, res) =>
+            this.audit.record(em, {
+              ...currentAuditContext(), action: 'events.import', resource: `source/${opts.source}`,
+              details: { ...batchCounts(res), format, firstLine: offered[0].line },
+            }),
+          )
+          : [];
         const track: string[] = [];
         offered.forEach((p, i) => {
           const r = results[i];
@@ -218,4 +229,10 @@ export class EventImportService {
 function toPending(row: FileRow): Pending {
   if ('event' in row) return { line: row.line, event: row.event };
   return { line: row.line, reject: { line: row.line, eventId: row.eventId, errors: row.errors } };
+}
+
+function batchCounts(results: EventResult[]): Record<string, number> {
+  const n = { received: results.length, accepted: 0, duplicate: 0, rejected: 0 };
+  for (const r of results) n[r.status] += 1;
+  return n;
 }

@@ -57,7 +57,7 @@ export function buildCli(): Command {
     .action(async (code: string, o: { json?: boolean }) => print(await withApp((app) => app.get(PartnersService).rotateKey(code)), !!o.json));
   sources
     .command('disable <code>')
-    .description('refuse every key of this source from now on (403)')
+    .description('refuse every key of this source from now on (401)')
     .option('--json', 'print JSON')
     .action(async (code: string, o: { json?: boolean }) => print(await withApp((app) => app.get(PartnersService).disableSource(code)), !!o.json));
 

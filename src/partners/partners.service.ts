@@ -4,7 +4,7 @@ import { DataSource, IsNull } from 'typeorm';
 import { currentAuditContext } from '../audit/audit.context';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app.config';
-import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationFailedError } from '../errors/domain.error';
+import { ConflictError, NotFoundError, UnauthenticatedError, ValidationFailedError } from '../errors/domain.error';
 import { Agency, AGENCY_KINDS, type AgencyKind } from './agency.entity';
 import { digestKey, digestsEqual, generateApiKey, parseApiKey } from './api-key';
 import { SourceApiKey } from './source-api-key.entity';
@@ -129,7 +129,7 @@ export class PartnersService {
     });
   }
 
-  /** Missing or unknown key: 401. Disabled source: 403. Expired (rotated-out) key: 401. */
+  /** Missing, unknown, rotated-out key or disabled source: 401 (issue 6: a disabled key is refused like any dead credential). */
   async authenticate(token: string | undefined): Promise<AuthenticatedSource> {
     if (!token) throw new UnauthenticatedError('missing API key: send Authorization: Bearer <key>');
     const parsed = parseApiKey(token);
@@ -146,7 +146,7 @@ export class PartnersService {
     const ok = digestsEqual(digestKey(token), row?.digest ?? Buffer.alloc(32));
     if (!row || !ok) throw new UnauthenticatedError('invalid API key');
     if (row.expires_at && row.expires_at.getTime() <= Date.now()) throw new UnauthenticatedError('API key has been rotated out');
-    if (row.disabled_at) throw new ForbiddenError(`source ${row.source_code} is disabled`);
+    if (row.disabled_at) throw new UnauthenticatedError(`source ${row.source_code} is disabled`);
     return { sourceId: row.source_id, sourceCode: row.source_code, agencyId: row.agency_id, agencyCode: row.agency_code };
   }
 

@@ -47,14 +47,14 @@ describe('POST /api/v1/events authentication', () => {
     expect((await post(stack, `Bearer ${key}`)).status).toBe(202);
   });
 
-  it('refuses a key of a disabled source with 403 and stores nothing', async () => {
+  it('refuses a key of a disabled source with 401 at once and stores nothing', async () => {
     const key = await stack.createSource('gone-src', 'provider');
     expect((await post(stack, `Bearer ${key}`)).status).toBe(202);
     await stack.api!.get(PartnersService).disableSource('gone-src');
     const before = await inboxCount(stack);
     const res = await post(stack, `Bearer ${key}`);
-    expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ error: 'forbidden', message: 'source gone-src is disabled' });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ error: 'unauthenticated', message: 'source gone-src is disabled' });
     expect(await inboxCount(stack)).toBe(before);
   });
 

@@ -1,4 +1,6 @@
-import { SignJWT, generateKeyPair, importJWK, type JWK } from 'jose';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
 import { LocalIssuerService, LOCAL_ISSUER } from '../../src/access/local-issuer.service';
 import { TestStack } from '../support/stack';
 
@@ -77,5 +79,61 @@ describe('people authenticate with bearer JWTs (admin ingest status)', () => {
     const res = await status(token);
     expect(res.status).toBe(401);
     expect(res.body.message).toMatch(/aud/);
+  });
+});
+
+describe("people's tokens from the coalition identity provider (JWKS URL, issuer, audience; RS256 or ES256)", () => {
+  const ISSUER = 'https://idp.example.test/realms/coalition';
+  let stack: TestStack;
+  let jwks: http.Server;
+  let rsa: KeyLike;
+  let ec: KeyLike;
+
+  beforeAll(async () => {
+    const rs = await generateKeyPair('RS256');
+    const es = await generateKeyPair('ES256');
+    rsa = rs.privateKey;
+    ec = es.privateKey;
+    const keys = [{ ...(await exportJWK(rs.publicKey)), kid: 'rs-1', alg: 'RS256', use: 'sig' }, { ...(await exportJWK(es.publicKey)), kid: 'es-1', alg: 'ES256', use: 'sig' }];
+    jwks = http.createServer((_req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ keys }));
+    });
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+    stack = await TestStack.start({ workers: 0, env: { OIDC_JWKS_URL: url, OIDC_ISSUER: ISSUER, LOCAL_ISSUER: 'false' } });
+    await stack.createSource('county-jail', 'jail');
+  });
+  afterAll(async () => {
+    await stack.close();
+    await new Promise((r) => jwks.close(r));
+  });
+
+  const token = (o: { alg?: string; kid?: string; key?: KeyLike; iss?: string; aud?: string; agency?: string } = {}): Promise<string> =>
+    new SignJWT({ agency: o.agency ?? 'county-jail', roles: ['admin'] })
+      .setProtectedHeader({ alg: o.alg ?? 'RS256', kid: o.kid ?? 'rs-1' }).setSubject('ada').setIssuer(o.iss ?? ISSUER)
+      .setAudience(o.aud ?? 'familiar-faces').setExpirationTime('5m').sign(o.key ?? rsa);
+  const status = (t: string) => stack.http().get('/api/v1/ingest/status').set('Authorization', `Bearer ${t}`);
+
+  it('accepts RS256 and ES256 tokens signed by a key the JWKS URL serves', async () => {
+    expect((await status(await token())).status).toBe(200);
+    expect((await status(await token({ alg: 'ES256', kid: 'es-1', key: ec }))).status).toBe(200);
+  });
+
+  it('refuses a wrong issuer, a wrong audience, an unknown agency and a key the JWKS does not hold, with 401', async () => {
+    expect((await status(await token({ iss: 'https://evil.example.test' }))).body).toMatchObject({ statusCode: 401, message: expect.stringMatching(/iss/) });
+    expect((await status(await token({ aud: 'another-service' }))).body).toMatchObject({ statusCode: 401, message: expect.stringMatching(/aud/) });
+    expect((await status(await token({ agency: 'nowhere' }))).status).toBe(401);
+    const other = await generateKeyPair('RS256');
+    expect((await status(await token({ key: other.privateKey }))).status).toBe(401);
+  });
+
+  it('refuses algorithms other than RS256/ES256 (RS512) and local-issuer tokens when the local issuer is off', async () => {
+    const rs512 = await generateKeyPair('RS512');
+    const res = await status(await token({ alg: 'RS512', key: rs512.privateKey }));
+    expect(res.status).toBe(401);
+    expect(res.body.message).toMatch(/RS256 or ES256/);
+    const { privateKey } = await generateKeyPair('ES256');
+    expect((await status(await token({ alg: 'ES256', kid: 'es-1', key: privateKey, iss: LOCAL_ISSUER }))).status).toBe(401);
   });
 });

@@ -97,6 +97,29 @@ export class AuditService {
   }
 
   /**
+   * Appends several entries, in order, inside em's open transaction with ONE head-lock
+   * acquisition (audit_append_many): for batches such as the worker's applied events. Call it
+   * last in the transaction, like record().
+   */
+  async recordMany(em: EntityManager, entries: readonly AuditEntryInput[]): Promise<AuditReceipt[]> {
+    if (!em.queryRunner?.isTransactionActive) throw new AuditWriteError('audit entries are written inside the transaction of the action they record');
+    if (entries.length === 0) return [];
+    entries.forEach(check);
+    const rows: { entry_seq: string; entry_time: Date }[] = await em.query(
+      `SELECT entry_seq, entry_time FROM audit_append_many($1::jsonb)`,
+      [
+        JSON.stringify(entries.map((e) => ({
+          actor: e.actor, actorKind: e.actorKind, agency: e.agency, role: e.role, purpose: e.purpose, action: e.action,
+          resource: e.resource, personIds: [...(e.personIds ?? [])], outcome: e.outcome ?? 'allowed', requestId: e.requestId,
+          clientAddress: e.clientAddress, details: e.details ?? {},
+        }))),
+      ],
+    );
+    if (rows.length !== entries.length) throw new AuditWriteError(`audit_append_many wrote ${rows.length} of ${entries.length} entries`);
+    return rows.map((r) => ({ seq: String(r.entry_seq), time: r.entry_time.toISOString() }));
+  }
+
+  /**
    * For actions with no database write of their own (reads, token mint, denied requests): one
    * statement, committed on its own before this resolves.
    */

@@ -49,12 +49,26 @@ export class AppConfig {
   @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT must look like 5mb' })
   BODY_LIMIT = '5mb';
 
-  /** Concurrent jobs per worker process. */
+  /** Concurrent jobs per worker process; they feed the apply batches (WORKER_CONCURRENCY / INGEST_APPLY_BATCH_SIZE run at once). */
   @Transform(toInt)
   @IsInt({ message: 'WORKER_CONCURRENCY must be an integer' })
   @Min(1)
-  @Max(256)
-  WORKER_CONCURRENCY = 32;
+  @Max(2000)
+  WORKER_CONCURRENCY = 200;
+
+  /** Most events one apply transaction takes (1 = every event in its own transaction). */
+  @Transform(toInt)
+  @IsInt({ message: 'INGEST_APPLY_BATCH_SIZE must be an integer' })
+  @Min(1, { message: 'INGEST_APPLY_BATCH_SIZE must be 1 to 1000' })
+  @Max(1000, { message: 'INGEST_APPLY_BATCH_SIZE must be 1 to 1000' })
+  INGEST_APPLY_BATCH_SIZE = 100;
+
+  /** How long a partly filled apply batch waits for more jobs before it runs. */
+  @Transform(toInt)
+  @IsInt({ message: 'INGEST_APPLY_LINGER_MS must be an integer' })
+  @Min(0, { message: 'INGEST_APPLY_LINGER_MS must be 0 to 1000' })
+  @Max(1000, { message: 'INGEST_APPLY_LINGER_MS must be 0 to 1000' })
+  INGEST_APPLY_LINGER_MS = 5;
 
   /** Attempts before an event is dead-lettered. */
   @Transform(toInt)

@@ -88,6 +88,48 @@ export function checkEvent(raw: unknown): ContractResult {
   };
 }
 
+/**
+ * The event as checkEvent() gives it, for a payload checkEvent() already accepted (an inbox row:
+ * the inbox stores only accepted payloads and they are immutable). Skips class-validator and
+ * class-transformer: only the normalisations checkEvent() makes (occurredAt to UTC ISO, the SSN's
+ * dashes removed or an impossible SSN dropped, absent details as {}). Anything outside the shapes
+ * it knows goes through checkEvent(). test/unit/ingest/accepted-event.spec.ts proves it equal.
+ */
+export function acceptedEvent(raw: unknown): ValidEvent {
+  const o = raw as Record<string, unknown> | null;
+  const subject = o?.subject as Record<string, unknown> | null | undefined;
+  const details = o?.details ?? {};
+  if (
+    typeof o !== 'object' || o === null || Array.isArray(o) ||
+    typeof o.eventId !== 'string' || typeof o.type !== 'string' || !Object.hasOwn(DETAILS_BY_TYPE, o.type) || typeof o.occurredAt !== 'string' ||
+    typeof subject !== 'object' || subject === null || Array.isArray(subject) || typeof subject.recordId !== 'string' ||
+    (subject.ssn !== undefined && typeof subject.ssn !== 'string') ||
+    typeof details !== 'object' || details === null || Array.isArray(details)
+  ) {
+    return strictEvent(raw);
+  }
+  // Parsed JSON has no undefined values or class instances: a shallow copy is what toPlain gives.
+  const subj = { ...subject };
+  if (typeof subj.ssn === 'string') {
+    const digits = subj.ssn.replace(/-/g, '');
+    if (isStructurallyValidSsn(digits)) subj.ssn = digits;
+    else delete subj.ssn;
+  }
+  return {
+    eventId: o.eventId,
+    type: o.type as EventType,
+    occurredAt: new Date(o.occurredAt).toISOString(),
+    subject: subj as unknown as SubjectDto,
+    details: details as Record<string, unknown>,
+  };
+}
+
+function strictEvent(raw: unknown): ValidEvent {
+  const checked = checkEvent(raw);
+  if (!checked.ok) throw new Error(`event no longer satisfies the contract: ${checked.errors.map((e) => e.path).join(', ')}`);
+  return checked.event;
+}
+
 function toPlain<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }

@@ -2,7 +2,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnModuleInit } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { AppConfig } from '../config/app.config';
-import { ChangeStreamService } from '../persons/change-stream.service';
+import { ApplyBatcher } from './apply.batcher';
 import { EventApplyService } from './event-apply.service';
 import { INGEST_QUEUE, type ApplyJobData } from './ingest.queue';
 
@@ -12,8 +12,8 @@ export class IngestProcessor extends WorkerHost implements OnModuleInit {
 
   constructor(
     private readonly applier: EventApplyService,
+    private readonly batcher: ApplyBatcher,
     private readonly cfg: AppConfig,
-    private readonly changes: ChangeStreamService,
   ) {
     super();
   }
@@ -24,9 +24,9 @@ export class IngestProcessor extends WorkerHost implements OnModuleInit {
 
   async process(job: Job<ApplyJobData>): Promise<{ applied: boolean }> {
     try {
-      const res = await this.applier.apply(job.data.inboxId);
-      // After COMMIT: a rolled-back apply announces nothing.
-      if (res?.familiarChanges.length) await this.changes.publishQuietly(res.familiarChanges);
+      // Applied in a batch with other jobs' events; resolves after that transaction committed
+      // (and its familiar-list changes were published).
+      const res = await this.batcher.submit(job.data.inboxId);
       return { applied: res !== null };
     } catch (err) {
       const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

@@ -87,6 +87,43 @@ export class ProjectionService {
     return this.write(em, [rows[0].person_id], rows);
   }
 
+  /**
+   * After a batch of applied events (one transaction): refolds every touched person ONCE, with
+   * the same lock, load, fold and write as refold(). `records` are the batch's source records,
+   * each with its link result when it was (re)linked in the batch; unlinked ones are looked up in
+   * linkage_record (the record locks the batch holds keep those links stable). Returns the
+   * familiar-list changes and each record's current person.
+   */
+  async afterApplyBatch(
+    em: EntityManager,
+    records: readonly { sourceRecordId: string; link: LinkOutcome | null }[],
+  ): Promise<{ changes: FamiliarChange[]; personOf: Map<string, string> }> {
+    const personOf = new Map<string, string>();
+    const ids: string[] = [];
+    const lookup: string[] = [];
+    for (const r of records) {
+      if (r.link) {
+        personOf.set(r.sourceRecordId, r.link.personId);
+        ids.push(r.link.personId);
+        if (r.link.previousPersonId) ids.push(r.link.previousPersonId);
+      } else {
+        lookup.push(r.sourceRecordId);
+      }
+    }
+    if (lookup.length) {
+      const rows = await preparedQuery<{ source_record_id: string; person_id: string }>(
+        em,
+        `SELECT source_record_id::text AS source_record_id, person_id::text AS person_id FROM linkage_record WHERE source_record_id = ANY($1::bigint[])`,
+        [lookup],
+      );
+      for (const r of rows) {
+        personOf.set(r.source_record_id, r.person_id);
+        ids.push(r.person_id);
+      }
+    }
+    return { changes: await this.refold(em, ids), personOf };
+  }
+
   /** Refolds the given persons (a lock statement, one load, one write) and returns the familiar-list changes. */
   async refold(em: EntityManager, personIds: readonly string[]): Promise<FamiliarChange[]> {
     const ids = [...new Set(personIds)].sort();

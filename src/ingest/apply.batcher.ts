@@ -1,0 +1,118 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app.config';
+import { ChangeStreamService } from '../persons/change-stream.service';
+import { EventApplyService, type AppliedEvent, type BatchOutcome } from './event-apply.service';
+
+interface Waiter {
+  id: string;
+  resolve: (r: AppliedEvent | null) => void;
+  reject: (err: unknown) => void;
+  /** Times its record was held by another transaction when a batch tried to take it. */
+  deferrals: number;
+}
+
+/** After this many deferrals an event takes the single path, which waits for its record's lock. */
+const MAX_DEFERRALS = 50;
+
+/** Deadlocks and serialisation failures: the batch is retried as a whole once before the fallback. */
+function retryable(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.driverError?.code;
+  return code === '40P01' || code === '40001';
+}
+
+/**
+ * Micro-batches the worker's applies. Each BullMQ job submits its inbox id and awaits its own
+ * result, so jobs still complete, retry and dead-letter one by one; the batcher runs up to
+ * INGEST_APPLY_BATCH_SIZE of them in one transaction (EventApplyService.applyBatch), at most
+ * WORKER_CONCURRENCY / INGEST_APPLY_BATCH_SIZE batches at once. A partly filled batch waits
+ * INGEST_APPLY_LINGER_MS for more. When a batch fails it is rolled back and its events are applied
+ * one by one (EventApplyService.apply), so a poison event fails only its own job.
+ */
+@Injectable()
+export class ApplyBatcher {
+  private readonly log = new Logger(ApplyBatcher.name);
+  private readonly size: number;
+  private readonly linger: number;
+  private readonly maxInFlight: number;
+  private pending: Waiter[] = [];
+  private inFlight = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly applier: EventApplyService,
+    private readonly changes: ChangeStreamService,
+    cfg: AppConfig,
+  ) {
+    this.size = cfg.INGEST_APPLY_BATCH_SIZE;
+    this.linger = cfg.INGEST_APPLY_LINGER_MS;
+    this.maxInFlight = Math.max(1, Math.floor(cfg.WORKER_CONCURRENCY / cfg.INGEST_APPLY_BATCH_SIZE));
+  }
+
+  /** Resolves with the event's effect (null: it was applied before) once its transaction committed. */
+  submit(inboxId: string): Promise<AppliedEvent | null> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ id: String(inboxId), resolve, reject, deferrals: 0 });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    while (this.inFlight < this.maxInFlight && this.pending.length >= this.size) this.flush();
+    if (this.pending.length > 0 && this.inFlight < this.maxInFlight && !this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        if (this.pending.length > 0 && this.inFlight < this.maxInFlight) this.flush();
+        this.schedule();
+      }, this.linger);
+    }
+  }
+
+  private flush(): void {
+    const batch = this.pending.splice(0, this.size);
+    this.inFlight += 1;
+    void this.run(batch).finally(() => {
+      this.inFlight -= 1;
+      this.schedule();
+    });
+  }
+
+  private async run(batch: Waiter[]): Promise<void> {
+    if (batch.length === 1) return this.single(batch[0]);
+    let out: BatchOutcome;
+    try {
+      const ids = batch.map((w) => w.id);
+      out = await this.applier.applyBatch(ids).catch((err: unknown) => {
+        if (!retryable(err)) throw err;
+        return this.applier.applyBatch(ids);
+      });
+    } catch (err) {
+      // Error class only: messages can carry data.
+      this.log.warn({ events: batch.length, err: err instanceof Error ? err.name : 'unknown' }, 'apply batch failed; applying its events one by one');
+      for (const w of batch) await this.single(w);
+      return;
+    }
+    // After COMMIT: a rolled-back batch announces nothing.
+    if (out.familiarChanges.length) await this.changes.publishQuietly(out.familiarChanges);
+    const deferred = new Set(out.deferred);
+    const again: Waiter[] = [];
+    for (const w of batch) {
+      if (out.applied.has(w.id)) w.resolve(out.applied.get(w.id)!);
+      else if (deferred.has(w.id) && ++w.deferrals <= MAX_DEFERRALS) again.push(w);
+      else await this.single(w);
+    }
+    // First in line for the next batch; its record's holder commits meanwhile.
+    this.pending.unshift(...again);
+  }
+
+  /** The one-event path: waits for its record's lock; its failure is its own job's. */
+  private async single(w: Waiter): Promise<void> {
+    try {
+      const res = await this.applier.apply(w.id);
+      if (res?.familiarChanges.length) await this.changes.publishQuietly(res.familiarChanges);
+      w.resolve(res);
+    } catch (err) {
+      w.reject(err);
+    }
+  }
+}

@@ -188,6 +188,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (cfg.NODE_ENV === 'production' && cfg.LOCAL_ISSUER === undefined && !cfg.OIDC_JWKS_URL) {
     throw new ConfigError('invalid configuration: OIDC_JWKS_URL is required when NODE_ENV=production (or set LOCAL_ISSUER=true explicitly)');
   }
+  // Without an issuer check, any token signed by a key the JWKS serves (another realm or client of the same IdP) would pass.
+  if (cfg.OIDC_JWKS_URL && !cfg.OIDC_ISSUER) {
+    throw new ConfigError('invalid configuration: OIDC_ISSUER is required with OIDC_JWKS_URL (the identity provider\'s issuer, checked on every token)');
+  }
   if (errors.length > 0) {
     const parts = errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `${m} (got ${JSON.stringify(raw[e.property] ?? '')})`));
     throw new ConfigError(`invalid configuration: ${parts.join('; ')}`);

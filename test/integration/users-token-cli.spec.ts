@@ -23,7 +23,7 @@ describe('users token: the local issuer is refused in production unless LOCAL_IS
   }, 120_000);
 
   it('refuses with NODE_ENV=production and LOCAL_ISSUER=false', async () => {
-    const r = await cli(args, { ...env, NODE_ENV: 'production', LOCAL_ISSUER: 'false', OIDC_JWKS_URL: 'https://idp.example.org/jwks' });
+    const r = await cli(args, { ...env, NODE_ENV: 'production', LOCAL_ISSUER: 'false', OIDC_JWKS_URL: 'https://idp.example.org/jwks', OIDC_ISSUER: 'https://idp.example.org' });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/local issuer is disabled/);
   }, 120_000);

@@ -5,6 +5,7 @@ import type { PersonLinks } from '../../src/persons/persons.controller';
 import { makeEvent, TestStack, waitFor } from '../support/stack';
 
 interface AuditRow {
+  seq: string;
   actor: string;
   role: string | null;
   purpose: string | null;
@@ -51,7 +52,7 @@ describe('person links: match explanations for data stewards', () => {
   }
 
   const entries = (action: string): Promise<AuditRow[]> =>
-    stack.query<AuditRow>(`SELECT actor, role, purpose, action, resource, person_ids, outcome, details FROM audit_entry WHERE action = $1 ORDER BY seq`, [action]);
+    stack.query<AuditRow>(`SELECT seq::text AS seq, actor, role, purpose, action, resource, person_ids, outcome, details FROM audit_entry WHERE action = $1 ORDER BY seq`, [action]);
 
   beforeAll(async () => {
     stack = await TestStack.start({ workers: 1 });
@@ -122,14 +123,41 @@ describe('person links: match explanations for data stewards', () => {
   it('answers a retired id with the survivor, saying so', async () => {
     await send(jail, [makeEvent({ occurredAt: '2026-01-01T00:00:00Z' }, { recordId: 'J-20', firstName: 'Denise', lastName: 'Yazzie', dateOfBirth: '1990-07-07' })]);
     const old = await personOf('county-jail', 'J-20');
+    const steward = await token('ds', 'coalition-office', ['data_steward']);
+    // Read before the merge, under the id that will be retired.
+    await get(`/api/v1/persons/${old}/links`, steward, 'data_quality').expect(200);
+    const before = (await entries('person.links.read')).at(-1)!;
+    expect(before.person_ids).toEqual([old]);
     await send(jail, [makeEvent({ type: 'record_corrected', details: {}, occurredAt: '2026-02-01T00:00:00Z' }, { recordId: 'J-20', ...maria })]);
     const survivor = await personOf('county-jail', 'J-20');
     expect(survivor).not.toBe(old);
-    const steward = await token('ds', 'coalition-office', ['data_steward']);
     const body = (await get(`/api/v1/persons/${old}/links`, steward, 'data_quality').expect(200)).body as PersonLinks;
     expect(body).toMatchObject({ personId: survivor, requestedId: old, retiredInto: survivor });
     expect(body.records.find((r) => r.recordId === 'J-20')!.link).toMatchObject({ action: 'move', personId: survivor });
     expect((await entries('person.links.read')).at(-1)).toMatchObject({ person_ids: [survivor], outcome: 'allowed' });
+
+    // The accounting of disclosures follows the merge both ways: the survivor's lists the read made
+    // under the retired id, and the retired id's is the survivor's.
+    const auditor = await token('au', 'coalition-office', ['auditor']);
+    type Disclosures = { personId: string; retiredInto?: string; personIds: string[]; disclosures: { seq: string; action: string }[] };
+    const ofSurvivor = (await get(`/api/v1/persons/${survivor}/disclosures`, auditor, 'audit').expect(200)).body as Disclosures;
+    expect(ofSurvivor.personIds).toEqual([old, survivor].sort());
+    expect(ofSurvivor.disclosures.map((d) => d.seq)).toContain(before.seq);
+    const seqs = ofSurvivor.disclosures.map((d) => BigInt(d.seq));
+    expect(seqs).toEqual([...seqs].sort((a, b) => (b > a ? 1 : b < a ? -1 : 0)));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    const ofOld = (await get(`/api/v1/persons/${old}/disclosures`, auditor, 'audit').expect(200)).body as Disclosures;
+    expect(ofOld).toMatchObject({ personId: old, retiredInto: survivor, personIds: [old, survivor].sort() });
+    expect(ofOld.disclosures.map((d) => d.seq)).toEqual(ofSurvivor.disclosures.map((d) => d.seq));
+    // Paging across both ids: every entry once.
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = (await get(`/api/v1/persons/${survivor}/disclosures?limit=2${cursor ? `&cursor=${cursor}` : ''}`, auditor, 'audit').expect(200)).body as Disclosures & { nextCursor: string | null };
+      paged.push(...page.disclosures.map((d) => d.seq));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(paged).toEqual(ofSurvivor.disclosures.map((d) => d.seq));
   });
 
   it('refuses other roles and purposes, unknown and hidden persons', async () => {

@@ -181,7 +181,7 @@ describe('authorization matrix: every endpoint × every role', () => {
     return JSON.parse(a.answer.body) as Record<string, unknown>;
   };
 
-  it('returns the fields each role may see', () => {
+  it('returns the fields each role may see', async () => {
     // Agency view under consent: the court's case manager sees the jail's custody and needs.
     const cm = bodyOf('GET /api/v1/persons/:id', 'case_manager');
     expect((cm.custody as unknown[]).length).toBe(1);
@@ -202,6 +202,28 @@ describe('authorization matrix: every endpoint × every role', () => {
     for (const r of linked) expect(r.link).not.toBeNull();
     expect(linked.find((r) => r.agency === 'county-court')!.link!.explanation.fields.length).toBeGreaterThan(0);
     expect(JSON.stringify(links)).not.toMatch(/B-1|CR-1|housing|U-1|misdemeanor/);
+    // Lists and search apply the same rules per entry: the court's case manager (jail consent names the court)
+    // and the jail's discharge planner (own client) see custody and the housing need; the steward's
+    // search gives demographics, no pointers, contacts or consent partners.
+    type Entry = { personId: string; displayName: string | null; openNeeds: string[]; custody: { inCustody: boolean }; pointers: unknown[] };
+    const cmList = (bodyOf('GET /api/v1/familiar-faces', 'case_manager').items as Entry[]).find((e) => e.personId === personId)!;
+    expect(cmList).toMatchObject({ displayName: 'Maria Lopez', openNeeds: ['housing'], custody: { inCustody: true } });
+    const dpList = (bodyOf('GET /api/v1/familiar-faces', 'discharge_planner').items as Entry[]).find((e) => e.personId === personId)!;
+    expect(dpList).toMatchObject({ displayName: 'Maria Lopez', openNeeds: ['housing'], custody: { inCustody: true } });
+    const release = (bodyOf('GET /api/v1/custody/releases', 'discharge_planner').items as (Entry & { scheduledReleaseAt: string; needs: unknown[] })[])
+      .find((e) => e.personId === personId)!;
+    expect(release.needs).toHaveLength(1);
+    expect(release.scheduledReleaseAt).toEqual(expect.any(String));
+    const dsSearch = (bodyOf('GET /api/v1/persons/search', 'data_steward').candidates as Record<string, unknown>[]).find((c) => c.personId === personId)!;
+    expect(dsSearch).toMatchObject({ displayName: 'Maria Lopez', dateOfBirth: '1980-02-03', pointers: [], primaryContact: null });
+    expect(JSON.stringify(dsSearch)).not.toMatch(/B-1|CR-1|housing|U-1|Main/);
+    // Auditor's accounting of disclosures: who read, from where, why; no person data.
+    // (Asked again now: the matrix called it before the person reads.)
+    const again = await call('GET', `/api/v1/persons/${personId}/disclosures`, 'auditor');
+    expect(again.status).toBe(200);
+    const disc = JSON.parse(again.body) as Record<string, unknown>;
+    expect((disc.disclosures as { action: string }[]).map((d) => d.action)).toEqual(expect.arrayContaining(['person.read', 'person.links.read']));
+    expect(JSON.stringify(disc)).not.toMatch(/Lopez|Maria|1980-02-03|Elm Street/);
     // Auditor: the log, no person records.
     const au = bodyOf('GET /api/v1/audit', 'auditor');
     expect(JSON.stringify(au)).not.toMatch(/Lopez|1980-02-03|Elm Street/);

@@ -20,7 +20,8 @@ export function registerLinkageCommands(program: Command): void {
     .action(async () => {
       await withApp(async (app) => {
         // Rows stream out as they are read: the entry (every person, so no ids) is committed first.
-        await app.get(AuditService).recordAlone({ ...currentAuditContext(), action: 'links.export', resource: 'links', details: { scope: 'all' } });
+        // Link data serves linkage quality only: that is the purpose recorded.
+        await app.get(AuditService).recordAlone({ ...currentAuditContext(), purpose: 'data_quality', action: 'links.export', resource: 'links', details: { scope: 'all' } });
         return app.get(LinksService).exportTsv((chunk) => process.stdout.write(chunk));
       });
     });
@@ -33,7 +34,7 @@ export function registerLinkageCommands(program: Command): void {
     .action(async (o: { source: string; record: string; json?: boolean }) => {
       const res = await withApp((app) =>
         app.get(AuditService).auditedRead(
-          { ...currentAuditContext(), action: 'links.explain.read', resource: `source/${o.source}/record/${o.record}` },
+          { ...currentAuditContext(), purpose: 'data_quality', action: 'links.explain.read', resource: `source/${o.source}/record/${o.record}` },
           async () => {
             const r = await app.get(LinksService).explain(o.source, o.record);
             const ids = r.decisions.flatMap((d) => [d.personId, ...(d.previousPersonId ? [d.previousPersonId] : [])]);

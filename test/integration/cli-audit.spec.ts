@@ -9,6 +9,7 @@ interface AuditRow {
   xid: string;
   actor: string;
   actor_kind: string;
+  purpose: string | null;
   action: string;
   resource: string;
   person_ids: string[];
@@ -36,7 +37,7 @@ describe('the CLI audits what it changes and discloses', () => {
   };
   const entries = (action: string): Promise<AuditRow[]> =>
     stack.query<AuditRow>(
-      `SELECT seq::text AS seq, xmin::text AS xid, actor, actor_kind, action, resource, person_ids, outcome, details
+      `SELECT seq::text AS seq, xmin::text AS xid, actor, actor_kind, purpose, action, resource, person_ids, outcome, details
          FROM audit_entry WHERE action = $1 ORDER BY seq`,
       [action],
     );
@@ -98,13 +99,13 @@ describe('the CLI audits what it changes and discloses', () => {
   it('links export (every person) and links explain (one record: its persons) are recorded as reads', async () => {
     const exp = await cli('links', 'export');
     expect(exp.stdout.split('\n')[0]).toBe('source\trecordId\tpersonId');
-    expect(await one('links.export')).toMatchObject({ resource: 'links', person_ids: [] });
+    expect(await one('links.export')).toMatchObject({ resource: 'links', purpose: 'data_quality', person_ids: [] });
 
     const [p] = await stack.query<{ person_id: string }>(
       `SELECT lr.person_id FROM linkage_record lr JOIN source_record sr ON sr.id = lr.source_record_id WHERE sr.record_id = 'R-7'`,
     );
     await cli('links', 'explain', '--source', 'county-jail', '--record', 'R-7', '--json');
-    expect(await one('links.explain.read')).toMatchObject({ resource: 'source/county-jail/record/R-7', person_ids: [p.person_id] });
+    expect(await one('links.explain.read')).toMatchObject({ resource: 'source/county-jail/record/R-7', purpose: 'data_quality', person_ids: [p.person_id] });
   }, 240_000);
 
   it('model train and model activate (a decision): recorded; an unknown version is refused unrecorded', async () => {

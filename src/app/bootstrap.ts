@@ -6,7 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AuditDeniedFilter } from '../audit/audit-denied.filter';
-import { AppConfig, ConfigError, corsOrigins, loadConfig } from '../config/app.config';
+import { AppConfig, ConfigError, corsOrigins, loadConfig, trustProxyValue } from '../config/app.config';
 import { DomainErrorFilter } from '../errors/domain-error.filter';
 import { AppModule, type ProcessRole } from './app.module';
 import { preflight, PreflightError } from './preflight';
@@ -23,6 +23,8 @@ function bodyErrors(err: { type?: string; status?: number }, _req: Request, res:
 }
 
 export function configureHttp(app: NestExpressApplication, cfg: AppConfig): void {
+  // Only named proxies' X-Forwarded-For sets req.ip (the audit log's client address); never any caller's.
+  app.set('trust proxy', trustProxyValue(cfg.TRUST_PROXY) ?? false);
   app.use(helmet());
   // Closed unless CORS_ORIGINS names the browser origins that may call the API.
   const origins = corsOrigins(cfg);

@@ -163,6 +163,37 @@ export class AppConfig {
     },
   })
   CORS_ORIGINS?: string;
+
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed, so the audit log records the client's
+   * address rather than the proxy's: false (default), a hop count, or loopback/linklocal/uniquelocal/IPs/CIDRs.
+   */
+  @ValidateBy({
+    name: 'trustProxy',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && trustProxyValue(v) !== undefined,
+      defaultMessage: () => 'TRUST_PROXY must be false, a hop count 1-10, or a comma-separated list of loopback, linklocal, uniquelocal, IP addresses or CIDRs',
+    },
+  })
+  TRUST_PROXY = 'false';
+}
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** Express's `trust proxy` value for a TRUST_PROXY setting; undefined when invalid. */
+export function trustProxyValue(v: string): false | number | string[] | undefined {
+  const t = v.trim();
+  if (t === 'false') return false;
+  if (/^\d{1,2}$/.test(t)) return Number(t) >= 1 && Number(t) <= 10 ? Number(t) : undefined;
+  const items = t.split(',').map((x) => x.trim());
+  const ok = items.every((x) => {
+    if (PROXY_NAMES.includes(x)) return true;
+    const [ip, bits, ...rest] = x.split('/');
+    const family = isIP(ip);
+    if (family === 0 || rest.length > 0) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+  return ok && items.length > 0 ? items : undefined;
 }
 
 const CORS_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;

@@ -2,6 +2,7 @@ import { Controller, Get, Param, Query, Req } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RequireRoles, type UserRequest } from '../access/auth.guard';
 import type { MaskedRecord } from '../access/person-view.mask';
+import { StewardMentionsService } from '../access/steward-mentions.service';
 import { AuditService } from '../audit/audit.service';
 import { ForbiddenError, ValidationFailedError } from '../errors/domain.error';
 import { PURPOSE_DOC } from '../familiar-faces/familiar-faces.controller';
@@ -20,6 +21,7 @@ export class PersonsController {
     private readonly persons: PersonQueryService,
     private readonly audit: AuditService,
     private readonly links: LinksService,
+    private readonly mentions: StewardMentionsService,
   ) {}
 
   @Get('search')
@@ -52,13 +54,18 @@ export class PersonsController {
         // The steward view decides which records may be shown (Part 2 gate, demographics only).
         const page = await this.persons.person(viewer, personId, outcome);
         const { links, openTasks } = await this.links.currentLinks(page.records.map((r) => r.sourceRecordId));
+        // Other persons are named only when the steward could look them up (not known to Part 2 programs alone).
+        const self = new Set([page.personId, ...(page.retiredChain ?? [])]);
+        const others = [...links.flatMap((l) => candidateIds(l.explanation)), ...openTasks.flatMap((t) => t.personIds)].filter((p) => !self.has(p));
+        const named = await this.mentions.mentionable(others);
+        const shown = (p: string): boolean => self.has(p) || named.has(p);
         const bySrid = new Map(links.map((l) => [l.sourceRecordId, l]));
         const records = new Map(page.records.map((r) => [r.sourceRecordId, r]));
         return {
           personId: page.personId,
           ...(page.retiredInto ? { requestedId: page.requestedId, retiredInto: page.retiredInto, retiredChain: page.retiredChain } : {}),
-          records: page.records.map((r) => ({ ...r, link: linkView(bySrid.get(r.sourceRecordId)) })),
-          openReviewTasks: openTasks.map((t) => ({
+          records: page.records.map((r) => ({ ...r, link: linkView(bySrid.get(r.sourceRecordId), shown) })),
+          openReviewTasks: openTasks.filter((t) => t.personIds.every(shown)).map((t) => ({
             id: t.id, kind: t.kind, source: records.get(t.sourceRecordId)?.source ?? null, recordId: records.get(t.sourceRecordId)?.recordId ?? null,
             personIds: t.personIds, probability: t.probability, createdAt: t.createdAt,
           })),
@@ -141,23 +148,44 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]) : []);
 
-/** Copies the stored explanation by name, so whatever else the linker stores stays out of responses. */
-export function linkView(l: CurrentLink | undefined): RecordLinkView | null {
+function storedCandidates(explanation: unknown): { personId: string; probability: number }[] {
+  return arr(obj(explanation).candidates).flatMap((c) => {
+    const x = obj(c);
+    const personId = str(x.personId);
+    const probability = num(x.probability);
+    return personId !== null && probability !== null ? [{ personId, probability }] : [];
+  });
+}
+
+function candidateIds(explanation: unknown): string[] {
+  return storedCandidates(explanation).map((c) => c.personId);
+}
+
+/**
+ * Copies the stored explanation by name, so whatever else the linker stores stays out of responses.
+ * Candidates the steward may not be pointed at are left out; when the best one is among them, the
+ * evidence (which compared this record with that person) is left out too.
+ */
+export function linkView(l: CurrentLink | undefined, shown: (personId: string) => boolean): RecordLinkView | null {
   if (!l) return null;
   const e = obj(l.explanation);
-  const best = obj(e.bestMatch);
   const t = obj(e.thresholds);
   const upper = num(t.upper);
   const lower = num(t.lower);
+  const candidates = storedCandidates(l.explanation);
+  const best = candidates.reduce<{ personId: string; probability: number } | null>((b, c) => (b === null || c.probability > b.probability ? c : b), null);
+  const withheld = best !== null && !shown(best.personId);
+  const evidence = withheld ? {} : obj(e.bestMatch);
   return {
-    personId: l.personId, decisionId: l.decisionId, action: l.action, reason: l.reason, probability: l.probability, weight: l.weight,
+    personId: l.personId, decisionId: l.decisionId, action: l.action, reason: l.reason,
+    probability: withheld ? null : l.probability, weight: withheld ? null : l.weight,
     modelVersion: l.modelVersion, actor: l.actor, decidedAt: l.decidedAt, locked: l.locked, flags: [...l.flags],
     explanation: {
       thresholds: upper !== null && lower !== null ? { upper, lower } : null,
-      priorBits: num(best.priorBits),
-      weight: num(best.weight),
-      probability: num(best.probability),
-      fields: arr(best.fields).flatMap((f) => {
+      priorBits: num(evidence.priorBits),
+      weight: num(evidence.weight),
+      probability: num(evidence.probability),
+      fields: arr(evidence.fields).flatMap((f) => {
         const x = obj(f);
         const field = str(x.field);
         const level = str(x.level);
@@ -166,14 +194,9 @@ export function linkView(l: CurrentLink | undefined): RecordLinkView | null {
         const detail = str(x.detail);
         return [detail === null ? { field, level, bits } : { field, level, bits, detail }];
       }),
-      alias: str(best.alias),
-      lines: arr(best.lines).flatMap((x) => (typeof x === 'string' ? [x] : [])),
-      candidates: arr(e.candidates).flatMap((c) => {
-        const x = obj(c);
-        const personId = str(x.personId);
-        const probability = num(x.probability);
-        return personId !== null && probability !== null ? [{ personId, probability }] : [];
-      }),
+      alias: str(evidence.alias),
+      lines: arr(evidence.lines).flatMap((x) => (typeof x === 'string' ? [x] : [])),
+      candidates: candidates.filter((c) => shown(c.personId)),
     },
   };
 }

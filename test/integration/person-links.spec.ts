@@ -160,6 +160,33 @@ describe('person links: match explanations for data stewards', () => {
     expect(paged).toEqual(ofSurvivor.disclosures.map((d) => d.seq));
   });
 
+  it('does not point the steward at a person known only to a Part 2 program, nor show evidence against one', async () => {
+    await send(sud, [makeEvent({}, { recordId: 'S-30', firstName: 'Octavia', lastName: 'Brightwater', dateOfBirth: '1961-03-09' })]);
+    await send(jail, [makeEvent({}, { recordId: 'J-30', firstName: 'Olivia', lastName: 'Brightwater', dateOfBirth: '1961-03-09' })]);
+    const hidden = await personOf('sud-clinic', 'S-30');
+    const visible = await personOf('county-jail', 'J-30');
+    expect(visible).not.toBe(hidden);
+    // The linker did compare the two (so the test is not vacuous): the hidden person is the best candidate.
+    const [d] = await stack.query<{ explanation: { candidates: { personId: string }[]; bestMatch?: unknown } }>(
+      `SELECT d.explanation FROM linkage_record lr JOIN link_decision d ON d.id = lr.decision_id JOIN source_record sr ON sr.id = lr.source_record_id WHERE sr.record_id = 'J-30'`,
+    );
+    expect(d.explanation.candidates[0].personId).toBe(hidden);
+    expect(d.explanation.bestMatch).toBeDefined();
+    await stack.query(
+      `INSERT INTO review_task (kind, source_record_id, person_ids, probability, decision_id)
+       SELECT 'possible_match', lr.source_record_id, ARRAY[lr.person_id, $1::uuid], 0.5, lr.decision_id
+         FROM linkage_record lr JOIN source_record sr ON sr.id = lr.source_record_id WHERE sr.record_id = 'J-30'`,
+      [hidden],
+    );
+    const steward = await token('ds', 'coalition-office', ['data_steward']);
+    const body = (await get(`/api/v1/persons/${visible}/links`, steward, 'data_quality').expect(200)).body as PersonLinks;
+    expect(JSON.stringify(body)).not.toContain(hidden);
+    const link = body.records.find((r) => r.recordId === 'J-30')!.link!;
+    expect(link).toMatchObject({ personId: visible, probability: null, weight: null });
+    expect(link.explanation).toMatchObject({ fields: [], lines: [], priorBits: null, weight: null, probability: null });
+    expect(body.openReviewTasks).toEqual([]);
+  });
+
   it('refuses other roles and purposes, unknown and hidden persons', async () => {
     const id = await personOf('county-jail', 'J-1');
     // A steward who is also a case manager reads explanations only under data_quality.

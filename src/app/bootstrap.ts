@@ -7,7 +7,7 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AuditDeniedFilter } from '../audit/audit-denied.filter';
 import { AppConfig, ConfigError, corsOrigins, loadConfig, trustProxyValue } from '../config/app.config';
-import { DomainErrorFilter } from '../errors/domain-error.filter';
+import { DomainErrorFilter, stackFrames } from '../errors/domain-error.filter';
 import { AppModule, type ProcessRole } from './app.module';
 import { preflight, PreflightError } from './preflight';
 
@@ -105,7 +105,8 @@ export function runMain(role: ProcessRole | 'migrate', fn: (cfg: AppConfig) => P
     if (err instanceof ConfigError || err instanceof PreflightError) {
       process.stderr.write(`familiar-faces ${role}: ${err.message}\n`);
     } else {
-      new NestLogger('main').error(err instanceof Error ? (err.stack ?? err.name) : 'start-up failed');
+      // The class and frames only: a message can quote data (a driver error, a row).
+      new NestLogger('main').error({ err: err instanceof Error ? err.name : 'unknown', stack: stackFrames(err) }, 'start-up failed');
     }
     process.exit(1);
   });

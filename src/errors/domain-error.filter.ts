@@ -41,6 +41,16 @@ export function toErrorBody(err: unknown): ErrorBody {
   return { statusCode: 500, error: 'internal_error', message: 'internal error' };
 }
 
+/**
+ * The stack's frames without its first line(s): Error.stack begins with the message, and a
+ * driver's message can quote row data (names, dates of birth).
+ */
+export function stackFrames(err: unknown): string | undefined {
+  if (!(err instanceof Error) || typeof err.stack !== 'string') return undefined;
+  const frames = err.stack.split('\n').filter((l) => /^\s+at /.test(l));
+  return frames.length ? frames.join('\n') : undefined;
+}
+
 @Catch()
 export class DomainErrorFilter implements ExceptionFilter {
   private readonly log = new Logger('http');
@@ -48,8 +58,8 @@ export class DomainErrorFilter implements ExceptionFilter {
   catch(err: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     const body = toErrorBody(err);
-    // Only the error class and stack: messages from drivers can quote row data.
-    if (body.statusCode >= 500) this.log.error({ err: err instanceof Error ? err.name : 'unknown', stack: err instanceof Error ? err.stack : undefined }, 'unhandled error');
+    // Only the error class and the stack's frames: messages from drivers can quote row data.
+    if (body.statusCode >= 500) this.log.error({ err: err instanceof Error ? err.name : 'unknown', stack: stackFrames(err) }, 'unhandled error');
     if (err instanceof HttpException && body.statusCode === 429) {
       const retry = res.getHeader('Retry-After');
       if (retry === undefined) res.setHeader('Retry-After', '1');

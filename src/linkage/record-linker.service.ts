@@ -9,6 +9,7 @@ import type { ModelParams } from './engine/model.params';
 import { normaliseRecord } from './engine/record.normalise';
 import type { NormalisedRecord, RawPersonRecord } from './engine/record.types';
 import { termValues, type TermFrequencies } from './engine/tf.table';
+import { decisionRows } from './link-decision.rows';
 import { ModelStoreService } from './model-store.service';
 
 export interface LinkResult {
@@ -20,7 +21,6 @@ export interface LinkResult {
 
 const rid = (id: string): string => `r:${id}`;
 const pid = (id: string): string => `p:${id}`;
-const unp = (id: string): string => id.slice(2);
 
 /**
  * Links one source record to a person inside the caller's transaction (the ingest apply),
@@ -134,52 +134,8 @@ export class RecordLinkerService {
     em: EntityManager, recordId: string, rec: NormalisedRecord, prev: CurrentLink | undefined,
     decision: Decision, model: ModelParams, why: Explanation | undefined, scored: CandidatePerson[],
   ): Promise<LinkResult> {
-    const target = decision.action === 'link' ? unp(decision.personId) : null;
-    let personId: string;
-    let action: LinkResult['action'];
-    let created = false;
-    const tasks: { kind: string; personIds: string[] }[] = [];
     // A new person's id is made here so every write can name it in one statement.
-    const newPerson = (): string => {
-      created = true;
-      return randomUUID();
-    };
-
-    if (!prev) {
-      personId = target ?? newPerson();
-      action = decision.action;
-    } else if (prev.locked && target !== prev.person_id) {
-      personId = prev.person_id;
-      action = 'locked';
-      tasks.push({ kind: 'locked_link_conflict', personIds: [prev.person_id, ...(target ? [target] : [])] });
-    } else if (target === prev.person_id) {
-      personId = prev.person_id;
-      action = 'keep';
-    } else if (target) {
-      personId = target;
-      action = 'move';
-    } else if (!prev.shared) {
-      // No longer matches anyone it is linked with: alone already, it keeps its id; otherwise it splits off.
-      personId = prev.person_id;
-      action = decision.action === 'review' ? 'review' : 'keep';
-    } else {
-      personId = newPerson();
-      action = 'split';
-    }
-
-    if (decision.action === 'review') tasks.push({ kind: 'possible_match', personIds: [personId, ...decision.personIds.map(unp)] });
-    if (decision.action === 'link' && decision.duplicatePersonIds.length)
-      tasks.push({ kind: 'possible_duplicate_persons', personIds: [unp(decision.personId), ...decision.duplicatePersonIds.map(unp)] });
-    if (decision.flags.includes('constraint_conflict')) tasks.push({ kind: 'constraint_conflict', personIds: [personId] });
-
-    const probability = decision.action === 'new' ? (why?.probability ?? null) : decision.probability;
-    const explanation = {
-      decision: decision.action,
-      reason: decision.reason,
-      thresholds: model.thresholds,
-      ...(why ? { bestMatch: { fields: why.fields, priorBits: why.priorBits, weight: why.weight, probability: why.probability, alias: why.alias ?? null, lines: why.lines } } : {}),
-      candidates: scored.sort((a, b) => b.probability - a.probability).slice(0, 5).map((c) => ({ personId: unp(c.personId), probability: c.probability, records: c.recordIds.length })),
-    };
+    const { personId, action, created, tasks, probability, explanation } = decisionRows(prev, decision, model, why, scored, randomUUID);
 
     const params: unknown[] = [recordId, personId, prev?.person_id ?? null, action, decision.reason, probability, why?.weight ?? null, model.version, JSON.stringify(explanation), decision.flags];
     const p = (v: unknown): string => `$${params.push(v)}`;

@@ -106,7 +106,8 @@ export function runMain(role: ProcessRole | 'migrate', fn: (cfg: AppConfig) => P
       process.stderr.write(`familiar-faces ${role}: ${err.message}\n`);
     } else {
       // The class and frames only: a message can quote data (a driver error, a row).
-      new NestLogger('main').error({ err: err instanceof Error ? err.name : 'unknown', stack: stackFrames(err) }, 'start-up failed');
+      const code = (err as { code?: unknown } | null)?.code; // e.g. EADDRINUSE: says what went wrong without quoting data
+      new NestLogger('main').error({ err: err instanceof Error ? err.name : 'unknown', code: typeof code === 'string' ? code : undefined, stack: stackFrames(err) }, 'start-up failed');
     }
     process.exit(1);
   });

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { decidePersonAccess, type AccessDecision, type AccessGranted } from '../access/access.policy';
+import { decidePersonAccess, seesEverything, type AccessDecision, type AccessGranted } from '../access/access.policy';
 import {
-  maskPersonView, matchesVisibleFilter, visibleState, type AgencyPointer, type ContactRef, type MaskedRecord, type PersonView,
+  bestOfDemographics, maskPersonView, matchesVisibleFilter, visibleAgencies, visibleConsents, visibleContacts, visibleCustody, visibleNeeds,
+  visiblePointers, visiblePrimaryContact, visibleRecords, visibleTimeline, type AgencyPointer, type ContactRef, type MaskedRecord,
+  type PersonView,
 } from '../access/person-view.mask';
 import { checkPurpose, PURPOSE_HEADER, type Purpose } from '../access/purpose.policy';
 import type { Principal, Role } from '../access/roles';
@@ -12,12 +14,14 @@ import { ForbiddenError, NotFoundError, ValidationFailedError } from '../errors/
 import { nameQueryVariants, rankName, type NameQuery } from '../familiar-faces/name.rank';
 import { decodeCursor, encodeCursor, type Cursor } from '../familiar-faces/page.cursor';
 import type { ConsentStatusName, FamiliarListQuery, PersonSearchQuery, ReleasesQuery } from '../familiar-faces/read-query.dto';
+import { blockingKeys, DEFAULT_KEY_CAP } from '../linkage/engine/blocking.rules';
 import { scorePair } from '../linkage/engine/model.score';
 import { normaliseRecord } from '../linkage/engine/record.normalise';
 import type { NormalisedRecord } from '../linkage/engine/record.types';
 import { ModelStoreService } from '../linkage/model-store.service';
 import { parseCriteria, type CriterionConfig } from './familiar-criteria';
 import { consentStatus, criteriaMet, type AgencyInfo, type FoldEvent, type FoldRecord, type LiveEvent } from './person.fold';
+import { viewerScope } from '../familiar-faces/viewer-scope.sql';
 import type { ContactItem, Need, PersonState } from './person-state';
 
 /** The caller of a read: who, in which role, for which purpose (checked against the role). */
@@ -116,7 +120,10 @@ const DAY_MS = 86_400_000;
 /** Rows examined per request at most; a page cut short by filtering still returns a cursor. */
 const MAX_EXAMINED = 600;
 const Q_CANDIDATES = 300;
+/** Trigram candidates when the probe has no blocking key (a last name alone). */
 const SEARCH_CANDIDATES = 200;
+/** Persons whose state is read per round of the search, best match first. */
+const SEARCH_BATCH = 20;
 const AGENCY_CACHE_MS = 5000;
 const COLUMNS = `v.person_id, v.state, v.display_name, v.scheduled_release_at, v.last_activity_at`;
 
@@ -165,9 +172,10 @@ export class PersonQueryService {
    * otherwise re-evaluated on the visible events plus one presence per agency it may name, so a
    * criterion met only through hidden data (a Part 2 program, say) does not show.
    */
-  private visibleCriteria(d: AccessGranted, state: PersonState, view: PersonView, agencies: Map<string, AgencyInfo>, now: Date): string[] {
+  private visibleCriteria(
+    state: PersonState, view: Pick<PersonView, 'criteria' | 'timeline' | 'agencies'>, agencies: Map<string, AgencyInfo>, now: Date,
+  ): string[] {
     if (view.criteria) return view.criteria;
-    const vs = visibleState(d, state);
     const events: LiveEvent[] = [];
     const seen = new Set<string>();
     const live = (agency: string, type: string, at: string, category?: string): LiveEvent => ({
@@ -177,11 +185,11 @@ export class PersonQueryService {
       ...(category ? { category } : {}),
       at: Date.parse(at),
     });
-    for (const t of vs.timeline) {
+    for (const t of view.timeline) {
       seen.add(t.agency);
       events.push(live(t.agency, t.type, t.at, t.category));
     }
-    for (const a of vs.agencies) {
+    for (const a of view.agencies) {
       if (seen.has(a)) continue;
       const lastSeen = state.records.filter((r) => r.agency === a).map((r) => r.lastEventAt).sort().pop() ?? now.toISOString();
       events.push(live(a, '', lastSeen));
@@ -189,17 +197,17 @@ export class PersonQueryService {
     return criteriaMet(this.criteria, events, now);
   }
 
-  private consent(view: PersonView, now: Date): ConsentSummary {
+  private consent(view: Pick<PersonView, 'consents'>, now: Date): ConsentSummary {
     const c = consentStatus(view.consents, now, this.cfg.CONSENT_EXPIRING_DAYS);
     return { status: c.status, partners: c.partners, expiresAt: c.expiresAt };
   }
 
-  /** Masked view + entry for one row, or null when the policy shows the viewer nothing. */
-  private build(viewer: Viewer, row: ViewRow, agencies: Map<string, AgencyInfo>, now: Date): { view: PersonView; entry: FamiliarEntry } | null {
+  /** The list entry (and the parts of the masked view it is made of) for one row, or null when the policy shows the viewer nothing. */
+  private build(viewer: Viewer, row: ViewRow, agencies: Map<string, AgencyInfo>, now: Date): { view: EntryView; entry: FamiliarEntry } | null {
     const d = this.decide(viewer, row.state, agencies, now);
     if (!d.allowed) return null;
-    const view = maskPersonView(d, row.state);
-    const criteria = this.visibleCriteria(d, row.state, view, agencies, now);
+    const view = entryView(d, row.state);
+    const criteria = this.visibleCriteria(row.state, view, agencies, now);
     const open = view.custody.filter((c) => !c.releasedAt).sort((a, b) => Date.parse(b.bookedAt) - Date.parse(a.bookedAt));
     const soonest = open.find((c) => c.scheduledReleaseAt === view.scheduledReleaseAt) ?? open[0];
     const contacts: FamiliarEntry['contacts'] = [
@@ -211,7 +219,7 @@ export class PersonQueryService {
       displayName: view.displayName,
       birthYear: view.birthYear,
       agencies: view.agencies,
-      relation: view.access.relation,
+      relation: d.relation,
       consent: this.consent(view, now),
       primaryContact: view.primaryContact,
       contacts,
@@ -237,15 +245,23 @@ export class PersonQueryService {
     const now = new Date();
     const params: unknown[] = [];
     const p = (v: unknown): string => `$${params.push(v)}`;
+    const scope = viewerScope(viewer.principal.agency, viewer.role, p);
+    // Every condition is a superset of what the policy lets this viewer see (it still decides every
+    // row): a filter on what the viewer's agency recorded or a consent lets it see, else the relation.
     const where: string[] = ['v.familiar'];
-    // Supersets of the visible filters (the viewer sees a subset of each array / of custody).
+    const visible: string[] = [];
     if (q.agency) where.push(`v.agencies @> ARRAY[${p(q.agency)}]::text[]`);
-    if (q.inCustody === true) where.push('v.in_custody');
+    if (q.inCustody === true || q.releaseWithinDays !== undefined) visible.push(scope.custody());
     if (q.releaseWithinDays !== undefined) {
-      where.push(`v.in_custody AND v.scheduled_release_at IS NOT NULL`);
+      // The soonest release over all open episodes is never later than the soonest visible one.
+      where.push(`v.scheduled_release_at <= ${p(new Date(now.getTime() + q.releaseWithinDays * DAY_MS))}::timestamptz`);
     }
-    if (q.needCategory) where.push(`v.open_needs @> ARRAY[${p(q.needCategory)}]::text[]`);
+    if (q.needCategory) visible.push(scope.need(q.needCategory));
+    // custody() and need() imply the relation; repeating it would only mislead the planner's estimates.
+    where.push(...(visible.length ? visible : [scope.relation()]));
     if (q.consentStatus && q.consentStatus !== 'none') where.push(`EXISTS (SELECT 1 FROM person_consent pc WHERE pc.person_id = v.person_id)`);
+    // Criteria are thresholds: those met on the visible events are among those met on all of them.
+    if (q.criteria) where.push(`v.criteria @> ARRAY[${p(q.criteria)}]::text[]`);
 
     const accept = (row: ViewRow): FamiliarEntry | null => {
       const built = this.build(viewer, row, agencies, now);
@@ -428,68 +444,115 @@ export class PersonQueryService {
       ...(resolved.id !== requestedId ? { requestedId, retiredInto: resolved.id, retiredChain: resolved.chain } : {}),
       recordsByAgency,
       consent: this.consent(view, now),
-      criteria: this.visibleCriteria(d, rows[0].state, view, agencies, now),
+      criteria: this.visibleCriteria(rows[0].state, view, agencies, now),
     };
   }
 
   // ---------------------------------------------------------------- search
 
+  /**
+   * The case manager's lookup. Candidate records come from the linkage engine's blocking keys of
+   * the probe (the keys the linker itself blocks on, too-common keys skipped), or from trigrams of
+   * the name when the probe has none (a last name alone), and are scored with the active model.
+   * Their persons are then read best score first, a few at a time, each through the policy, and
+   * scored on the candidate records the viewer may see and on the best-of of the records it may
+   * see, until no unread person can beat the page.
+   */
   async search(viewer: Viewer, q: PersonSearchQuery, outcome?: ReadOutcome): Promise<{ candidates: SearchCandidate[] }> {
     const limit = q.limit ?? 10;
     const probe = normaliseRecord({ id: 'query', firstName: q.firstName ?? '', lastName: q.lastName, dateOfBirth: q.dateOfBirth });
-    const names = nameQueryVariants(`${q.firstName ?? ''} ${q.lastName}`.trim());
-    const params: unknown[] = [];
-    const p = (v: unknown): string => `$${params.push(v)}`;
-    const nameCond = names.variants.map((s) => `v.search_name % ${p(s)}`).join(' OR ');
-    const dob = probe.dobs[0];
-    const year = dob && !dob.yearOnly ? Number(dob.digits.slice(0, 4)) : undefined;
-    // Typos and day/month swaps keep the year (or slip it by one); an unknown year stays a candidate.
-    const yearCond = year ? ` AND (v.birth_year BETWEEN ${p(year - 1)} AND ${p(year + 1)} OR v.birth_year IS NULL)` : '';
-    const rows: ViewRow[] = await this.db.query(
-      `SELECT ${COLUMNS} FROM person_view v WHERE (${nameCond})${yearCond} LIMIT ${SEARCH_CANDIDATES}`,
-      params,
-    );
-    if (rows.length === 0) return { candidates: [] };
     const now = new Date();
+    const keys = blockingKeys(probe);
+    const records = keys.length ? await this.blockedRecords(keys) : await this.trigramRecords(viewer, q, probe);
+    if (records.length === 0) return { candidates: [] };
     const [agencies, model] = await Promise.all([this.agencies(), this.models.active()]);
-    const visible: { row: ViewRow; view: PersonView; entry: FamiliarEntry }[] = [];
-    for (const row of rows) {
-      const built = this.build(viewer, row, agencies, now);
-      // Only persons with records the viewer may see: a match must not reveal hidden demographics.
-      if (built && built.view.records.length > 0) visible.push({ row, ...built });
+    const score = new Map<string, number>();
+    const upper = new Map<string, number>();
+    for (const r of records) {
+      const pr = scorePair(model, probe, r.normalised).probability;
+      score.set(r.id, pr);
+      upper.set(r.person_id, Math.max(upper.get(r.person_id) ?? 0, pr));
     }
-    const recordIds = visible.flatMap((v) => v.view.records.map((r) => r.sourceRecordId));
-    const normalised = new Map<string, NormalisedRecord>();
-    if (recordIds.length) {
-      const recs: { id: string; normalised: NormalisedRecord }[] = await this.db.query(
-        `SELECT source_record_id::text AS id, normalised FROM linkage_record WHERE source_record_id = ANY($1::bigint[])`,
-        [recordIds],
-      );
-      for (const r of recs) normalised.set(r.id, r.normalised);
-    }
+    // Best record first; the visible score is at most this (the best-of of visible records aside).
+    const order = [...upper].filter(([, u]) => u >= 0.001).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
     const out: SearchCandidate[] = [];
-    for (const { view, entry } of visible) {
-      let probability = 0;
-      for (const r of view.records) {
-        const n = normalised.get(r.sourceRecordId);
-        if (n) probability = Math.max(probability, scorePair(model, probe, n).probability);
+    for (let i = 0; i < order.length; i += SEARCH_BATCH) {
+      if (out.length >= limit) {
+        out.sort(byProbability);
+        if (out[limit - 1].probability >= order[i][1]) break;
       }
-      const b = view.bestOf;
-      if (b.lastName) {
-        const best = normaliseRecord({ id: 'best', firstName: b.firstName ?? '', middleName: b.middleName, lastName: b.lastName, dateOfBirth: b.dateOfBirth });
-        probability = Math.max(probability, scorePair(model, probe, best).probability);
+      const params: unknown[] = [order.slice(i, i + SEARCH_BATCH).map(([id]) => id)];
+      const p = (v: unknown): string => `$${params.push(v)}`;
+      const scope = viewerScope(viewer.principal.agency, viewer.role, p);
+      const rows: ViewRow[] = await this.db.query(`SELECT ${COLUMNS} FROM person_view v WHERE v.person_id = ANY($1::uuid[]) AND ${scope.relation()}`, params);
+      for (const row of rows) {
+        const c = this.candidate(viewer, row, agencies, now, probe, model, score);
+        if (c) out.push(c);
       }
-      if (probability < 0.001) continue;
-      out.push({
-        personId: entry.personId, probability: Math.round(probability * 10000) / 10000, displayName: view.displayName,
-        dateOfBirth: view.bestOf.dateOfBirth ?? null, agencies: view.agencies, relation: entry.relation, consent: entry.consent,
-        primaryContact: view.primaryContact, pointers: view.pointers,
-      });
     }
-    out.sort((a, b) => b.probability - a.probability || (a.personId < b.personId ? -1 : 1));
+    out.sort(byProbability);
     const candidates = out.slice(0, limit);
     outcome?.personIds.push(...candidates.map((c) => c.personId));
     return { candidates };
+  }
+
+  /** One search candidate as the viewer may see it, scored on the visible records only; null when hidden or too weak. */
+  private candidate(
+    viewer: Viewer, row: ViewRow, agencies: Map<string, AgencyInfo>, now: Date, probe: NormalisedRecord,
+    model: Awaited<ReturnType<ModelStoreService['active']>>, score: Map<string, number>,
+  ): SearchCandidate | null {
+    const built = this.build(viewer, row, agencies, now);
+    // Only persons with records the viewer may see: a match must not reveal hidden demographics.
+    if (!built || built.view.records.length === 0) return null;
+    const { view, entry } = built;
+    let probability = 0;
+    for (const r of view.records) probability = Math.max(probability, score.get(r.sourceRecordId) ?? 0);
+    const b = view.bestOf;
+    if (b.lastName) {
+      const best = normaliseRecord({ id: 'best', firstName: b.firstName ?? '', middleName: b.middleName, lastName: b.lastName, dateOfBirth: b.dateOfBirth });
+      probability = Math.max(probability, scorePair(model, probe, best).probability);
+    }
+    if (probability < 0.001) return null;
+    return {
+      personId: entry.personId, probability: Math.round(probability * 10000) / 10000, displayName: view.displayName,
+      dateOfBirth: view.bestOf.dateOfBirth ?? null, agencies: view.agencies, relation: entry.relation, consent: entry.consent,
+      primaryContact: view.primaryContact, pointers: view.pointers,
+    };
+  }
+
+  /**
+   * The records that share a blocking key with the probe. A key carried by more than
+   * DEFAULT_KEY_CAP records is skipped, as the linker skips it (too common to tell anyone apart).
+   * A person's other records are not scored: the best-of of what the viewer sees stands in for them.
+   */
+  private async blockedRecords(keys: string[]): Promise<CandidateRecord[]> {
+    return this.db.query(
+      `WITH hits AS (
+         SELECT k.key, b.source_record_id FROM unnest($1::text[]) AS k(key)
+         CROSS JOIN LATERAL (SELECT source_record_id FROM blocking_key b WHERE b.key = k.key LIMIT $2::integer + 1) b
+       )
+       SELECT lr.source_record_id::text AS id, lr.person_id, lr.normalised FROM linkage_record lr
+        WHERE lr.source_record_id IN (SELECT source_record_id FROM hits WHERE key IN (SELECT key FROM hits GROUP BY key HAVING count(*) <= $2::integer))`,
+      [keys, DEFAULT_KEY_CAP],
+    );
+  }
+
+  /** Without blocking keys: persons whose name is trigram-similar (and birth year near), then their records. */
+  private async trigramRecords(viewer: Viewer, q: PersonSearchQuery, probe: NormalisedRecord): Promise<CandidateRecord[]> {
+    const names = nameQueryVariants(`${q.firstName ?? ''} ${q.lastName}`.trim());
+    const params: unknown[] = [];
+    const p = (v: unknown): string => `$${params.push(v)}`;
+    const scope = viewerScope(viewer.principal.agency, viewer.role, p);
+    const nameCond = names.variants.map((x) => `v.search_name % ${p(x)}`).join(' OR ');
+    const dob = probe.dobs[0];
+    const year = dob ? Number(dob.digits.slice(0, 4)) : undefined;
+    // Typos keep the year (or slip it by one); an unknown year stays a candidate.
+    const yearCond = year ? ` AND (v.birth_year BETWEEN ${p(year - 1)} AND ${p(year + 1)} OR v.birth_year IS NULL)` : '';
+    return this.db.query(
+      `SELECT lr.source_record_id::text AS id, lr.person_id, lr.normalised FROM linkage_record lr
+        WHERE lr.person_id IN (SELECT v.person_id FROM person_view v WHERE (${nameCond})${yearCond} AND ${scope.relation()} LIMIT ${SEARCH_CANDIDATES})`,
+      params,
+    );
   }
 
   // ---------------------------------------------------------------- the discharge planner's worklist
@@ -508,11 +571,13 @@ export class PersonQueryService {
     const batch = Math.min(limit + 1, 101);
     for (;;) {
       const params: unknown[] = [now, to];
-      const after = pos ? ` AND (v.scheduled_release_at, v.person_id) > ($3::timestamptz, $4::uuid)` : '';
-      if (pos) params.push(pos.k, pos.id);
+      const p = (v: unknown): string => `$${params.push(v)}`;
+      const after = pos ? ` AND (v.scheduled_release_at, v.person_id) > (${p(pos.k)}::timestamptz, ${p(pos.id)}::uuid)` : '';
+      const scope = viewerScope(viewer.principal.agency, viewer.role, p);
       const rows: ViewRow[] = await this.db.query(
         `SELECT ${COLUMNS} FROM person_view v
           WHERE v.in_custody AND v.scheduled_release_at >= $1 AND v.scheduled_release_at <= $2${after}
+            AND ${scope.custody()}
           ORDER BY v.scheduled_release_at, v.person_id LIMIT ${batch}`,
         params,
       );
@@ -551,6 +616,63 @@ export class PersonQueryService {
 }
 
 // ---------------------------------------------------------------- pure helpers
+
+/** What a list entry, a search candidate and a worklist entry are made of: the masked view's fields they use. */
+type EntryView = Pick<
+  PersonView,
+  'displayName' | 'birthYear' | 'bestOf' | 'agencies' | 'records' | 'pointers' | 'custody' | 'inCustody' | 'scheduledReleaseAt' |
+  'needs' | 'openNeedCategories' | 'consents' | 'contacts' | 'primaryContact' | 'timeline' | 'lastActivityAt' | 'criteria'
+>;
+
+/**
+ * The same fields as maskPersonView, from the same per-category helpers of the policy module,
+ * without the parts no entry shows (cases, services, referrals, per-agency access kinds); a list
+ * builds one per row, so this is the read path's inner loop.
+ */
+function entryView(d: AccessGranted, state: PersonState): EntryView {
+  const records = visibleRecords(d, state);
+  const bestOf = bestOfDemographics(records);
+  const needs = visibleNeeds(d, state);
+  const custody = visibleCustody(d, state);
+  const releases = custody.flatMap((c) => (!c.releasedAt && c.scheduledReleaseAt ? [c.scheduledReleaseAt] : [])).sort((a, b) => Date.parse(a) - Date.parse(b));
+  const timeline = visibleTimeline(d, state);
+  const name = [bestOf.firstName, bestOf.lastName].filter((x) => x !== undefined).join(' ');
+  let last: string | null = null;
+  let lastAt = -Infinity;
+  for (const t of timeline) {
+    const at = Date.parse(t.at);
+    if (at > lastAt) [last, lastAt] = [t.at, at];
+  }
+  return {
+    displayName: name === '' ? null : name,
+    birthYear: bestOf.dateOfBirth ? Number(bestOf.dateOfBirth.slice(0, 4)) : null,
+    bestOf,
+    agencies: visibleAgencies(d),
+    records,
+    pointers: visiblePointers(d, state),
+    custody,
+    inCustody: custody.some((c) => !c.releasedAt),
+    scheduledReleaseAt: releases[0] ?? null,
+    needs,
+    openNeedCategories: [...new Set(needs.filter((n) => !n.closedAt).map((n) => n.category))].sort(),
+    consents: visibleConsents(d, state),
+    contacts: visibleContacts(d, state),
+    primaryContact: visiblePrimaryContact(d, state),
+    timeline,
+    lastActivityAt: last,
+    criteria: seesEverything(d, state) ? [...state.criteria] : null,
+  };
+}
+
+interface CandidateRecord {
+  id: string;
+  person_id: string;
+  normalised: NormalisedRecord;
+}
+
+function byProbability(a: SearchCandidate, b: SearchCandidate): number {
+  return b.probability - a.probability || (a.personId < b.personId ? -1 : 1);
+}
 
 function contactRef(c: ContactItem): ContactRef {
   const ref: ContactRef = { agency: c.agency, name: c.name };

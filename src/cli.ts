@@ -124,6 +124,20 @@ export function buildCli(): Command {
 
 class CliUsageError extends Error {}
 
+/**
+ * A database error's message can quote row data (a name in a constraint violation): print its
+ * SQLSTATE only. Other errors (files, network) keep their message.
+ */
+export function safeMessage(err: unknown): string {
+  if (!(err instanceof Error)) return 'unexpected failure';
+  const e = err as Error & { driverError?: { code?: unknown }; severity?: unknown; code?: unknown };
+  const sqlState = e.driverError?.code ?? (typeof e.severity === 'string' ? e.code : undefined);
+  if (e.name === 'QueryFailedError' || e.driverError !== undefined || sqlState !== undefined) {
+    return `database error${typeof sqlState === 'string' ? ` (SQLSTATE ${sqlState})` : ''}; the message is not shown because it can quote stored data`;
+  }
+  return err.message;
+}
+
 export async function runCli(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
@@ -134,7 +148,7 @@ export async function runCli(argv: string[]): Promise<void> {
     } else if (err instanceof ConfigError || err instanceof PreflightError || err instanceof CliUsageError) {
       process.stderr.write(`error: ${err.message}\n`);
     } else {
-      process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`error: ${safeMessage(err)}\n`);
     }
     process.exitCode = 1;
   }

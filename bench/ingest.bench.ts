@@ -6,6 +6,7 @@
 // Run: npm run bench:ingest   (builds, makes sure PG/Redis answer, then runs this file)
 // Knobs (env): BENCH_EVENTS events per phase (20000), BENCH_BATCH (1000), BENCH_CONNECTIONS (4),
 //              BENCH_TIMEOUT_S per phase (900), BENCH_NO_DOCS=1 to skip writing the docs,
+//              BENCH_KEEP_DB=1 to keep the database for inspection,
 //              BENCH_NODE_ARGS extra node flags for the api/worker processes (e.g. --cpu-prof).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -307,7 +308,9 @@ interface ApplyResult {
 }
 
 async function countApplied(pg: Client): Promise<number> {
-  const r = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
+  // record_event has one narrow row per applied event: counting it while polling costs the
+  // database far less than scanning inbox_event's payloads (which took ~5% of a core at 5 Hz).
+  const r = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM record_event`);
   return Number(r.rows[0].n);
 }
 
@@ -332,6 +335,8 @@ async function drain(pg: Client, n: number, backlog: number): Promise<{ result: 
     }
   }
   const seconds = (performance.now() - tStart) / 1000;
+  const open = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NULL`);
+  if (Number(open.rows[0].n) > 0) throw new Error(`${open.rows[0].n} events have a record_event but no applied mark`);
   const failed = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE attempts > 0 OR dead_lettered_at IS NOT NULL`);
   if (Number(failed.rows[0].n) > 0) throw new Error(`${failed.rows[0].n} events had failed apply attempts`);
   return { result: { workers: n, events: backlog, seconds, perSecond: (target - startCount) / seconds }, workers };
@@ -433,7 +438,10 @@ async function cleanup(admin: Client | null, redis: Redis | null): Promise<void>
     }
     redis.disconnect();
   }
-  if (admin) {
+  if (admin && process.env.BENCH_KEEP_DB === '1') {
+    log(`kept database ${DB_NAME} (BENCH_KEEP_DB=1)`);
+    await admin.end();
+  } else if (admin) {
     await admin.query(`DROP DATABASE IF EXISTS "${DB_NAME}" WITH (FORCE)`).catch((e: unknown) => log(`could not drop ${DB_NAME}: ${String(e)}`));
     await admin.end();
   }

@@ -110,7 +110,7 @@ export class AuditService {
       [
         JSON.stringify(entries.map((e) => ({
           actor: e.actor, actorKind: e.actorKind, agency: e.agency, role: e.role, purpose: e.purpose, action: e.action,
-          resource: e.resource, personIds: [...(e.personIds ?? [])], outcome: e.outcome ?? 'allowed', requestId: e.requestId,
+          resource: e.resource, personIds: (e.personIds ?? []).map((id) => id.toLowerCase()).join(','), outcome: e.outcome ?? 'allowed', requestId: e.requestId,
           clientAddress: e.clientAddress, details: e.details ?? {},
         }))),
       ],

@@ -49,7 +49,7 @@ export class AppConfig {
   @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT must look like 5mb' })
   BODY_LIMIT = '5mb';
 
-  /** Concurrent jobs per worker process; they feed the apply batches (WORKER_CONCURRENCY / INGEST_APPLY_BATCH_SIZE run at once). */
+  /** Concurrent jobs per worker process: the apply batches' supply (keep it above INGEST_APPLY_BATCH_SIZE x (INGEST_APPLY_PARALLEL + 1)). */
   @Transform(toInt)
   @IsInt({ message: 'WORKER_CONCURRENCY must be an integer' })
   @Min(1)
@@ -62,6 +62,13 @@ export class AppConfig {
   @Min(1, { message: 'INGEST_APPLY_BATCH_SIZE must be 1 to 1000' })
   @Max(1000, { message: 'INGEST_APPLY_BATCH_SIZE must be 1 to 1000' })
   INGEST_APPLY_BATCH_SIZE = 100;
+
+  /** Apply batches one worker process runs at once (each on its own connection). */
+  @Transform(toInt)
+  @IsInt({ message: 'INGEST_APPLY_PARALLEL must be an integer' })
+  @Min(1, { message: 'INGEST_APPLY_PARALLEL must be 1 to 16' })
+  @Max(16, { message: 'INGEST_APPLY_PARALLEL must be 1 to 16' })
+  INGEST_APPLY_PARALLEL = 1;
 
   /** How long a partly filled apply batch waits for more jobs before it runs. */
   @Transform(toInt)

@@ -25,8 +25,8 @@ function retryable(err: unknown): boolean {
  * Micro-batches the worker's applies. Each BullMQ job submits its inbox id and awaits its own
  * result, so jobs still complete, retry and dead-letter one by one; the batcher runs up to
  * INGEST_APPLY_BATCH_SIZE of them in one transaction (EventApplyService.applyBatch), at most
- * WORKER_CONCURRENCY / INGEST_APPLY_BATCH_SIZE batches at once. A partly filled batch waits
- * INGEST_APPLY_LINGER_MS for more. When a batch fails it is rolled back and its events are applied
+ * INGEST_APPLY_PARALLEL batches at once; jobs that arrive meanwhile make up the next batch. A
+ * partly filled batch waits INGEST_APPLY_LINGER_MS for more. When a batch fails it is rolled back and its events are applied
  * one by one (EventApplyService.apply), so a poison event fails only its own job.
  */
 @Injectable()
@@ -46,7 +46,7 @@ export class ApplyBatcher {
   ) {
     this.size = cfg.INGEST_APPLY_BATCH_SIZE;
     this.linger = cfg.INGEST_APPLY_LINGER_MS;
-    this.maxInFlight = Math.max(1, Math.floor(cfg.WORKER_CONCURRENCY / cfg.INGEST_APPLY_BATCH_SIZE));
+    this.maxInFlight = cfg.INGEST_APPLY_PARALLEL;
   }
 
   /** Resolves with the event's effect (null: it was applied before) once its transaction committed. */

@@ -87,6 +87,7 @@ export function buildCli(): Command {
     .action(async (o: { source?: string; json?: boolean }) =>
       print(
         await withApp(async (app) => {
+          if (o.source) await app.get(PartnersService).sourceIdByCode(o.source); // unknown source: refused before anything is recorded
           // Recorded before the re-queue (its statements are not ours to join): no entry, no retry.
           await app.get(AuditService).recordAlone({
             ...currentAuditContext(), action: 'ingest.retry', resource: o.source ? `source/${o.source}` : 'ingest', details: { source: o.source ?? null },

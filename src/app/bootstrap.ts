@@ -9,6 +9,7 @@ import { AuditDeniedFilter } from '../audit/audit-denied.filter';
 import { AppConfig, ConfigError, corsOrigins, loadConfig, trustProxyValue } from '../config/app.config';
 import { DomainErrorFilter, stackFrames } from '../errors/domain-error.filter';
 import { AppModule, type ProcessRole } from './app.module';
+import { auditConfiguration } from './config-audit';
 import { preflight, PreflightError } from './preflight';
 
 /** Body-parser failures become the same JSON error shape as everything else. */
@@ -99,6 +100,11 @@ export function runMain(role: ProcessRole | 'migrate', fn: (cfg: AppConfig) => P
     const cfg = loadConfig();
     if (role !== 'migrate') await preflight(cfg);
     const app = await fn(cfg);
+    if (app && role !== 'migrate' && role !== 'cli') {
+      // No entry, no service: a failure here ends the process like any start-up failure.
+      const changed = await auditConfiguration(app, cfg, role);
+      new NestLogger('main').log({ role, changed: changed.length }, changed.length ? 'configuration change recorded' : 'configuration unchanged');
+    }
     if (app) closeOnSignal(app);
   };
   go().catch((err: unknown) => {

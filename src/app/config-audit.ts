@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import type { INestApplicationContext } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { systemAuditContext } from '../audit/audit.context';
+import { AuditService } from '../audit/audit.service';
+import { AppConfig, redactUrl } from '../config/app.config';
+
+const SECRET_URLS = new Set<string>(['DATABASE_URL', 'REDIS_URL']);
+
+/** Every setting as text, URLs with their password replaced; unset optional settings as ''. */
+export function recordedSettings(cfg: AppConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(new AppConfig()).sort() as (keyof AppConfig)[]) {
+    const v = cfg[key];
+    const text = v === undefined || v === null ? '' : String(v);
+    out[key] = SECRET_URLS.has(key) && text ? redactUrl(text) : text;
+  }
+  return out;
+}
+
+/**
+ * A process's configuration comes from the environment; a change of it is a configuration change
+ * like any other. At start, compares the settings with those the same kind of process last started
+ * with and, when they differ, appends `config.change` (the changed names and their new values) in
+ * the transaction that stores the new fingerprint. Returns the names that changed.
+ */
+export async function auditConfiguration(app: INestApplicationContext, cfg: AppConfig, role: 'api' | 'worker' | 'all'): Promise<string[]> {
+  const db = app.get(DataSource);
+  const audit = app.get(AuditService);
+  const settings = recordedSettings(cfg);
+  const hash = createHash('sha256').update(JSON.stringify(settings)).digest();
+  return db.transaction(async (em) => {
+    // Processes starting together: one compares and writes at a time.
+    await em.query(`SELECT pg_advisory_xact_lock(hashtext('config_fingerprint'))`);
+    const rows: { settings: Record<string, string>; hash: Buffer }[] = await em.query(
+      `SELECT settings, hash FROM config_fingerprint WHERE process_role = $1`,
+      [role],
+    );
+    const before = rows[0];
+    if (before && before.hash.equals(hash)) return [];
+    const changed = Object.keys(settings).filter((k) => before?.settings[k] !== settings[k]);
+    await em.query(
+      `INSERT INTO config_fingerprint (process_role, settings, hash) VALUES ($1, $2, $3)
+       ON CONFLICT ON CONSTRAINT config_fingerprint_pk DO UPDATE SET settings = excluded.settings, hash = excluded.hash, updated_at = now()`,
+      [role, JSON.stringify(settings), hash],
+    );
+    const values: Record<string, string> = {};
+    for (const k of changed) values[`set.${k}`] = settings[k];
+    await audit.record(em, {
+      ...systemAuditContext(role), action: 'config.change', resource: `process/${role}`,
+      details: { first: before === undefined, changed, hash: hash.toString('hex'), ...values },
+    });
+    return changed;
+  });
+}

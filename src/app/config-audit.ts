@@ -7,13 +7,25 @@ import { AppConfig, redactUrl } from '../config/app.config';
 
 const SECRET_URLS = new Set<string>(['DATABASE_URL', 'REDIS_URL']);
 
+/** The URL without its password, in the user-info part or in a query parameter (?password=, ?sslkey=...). */
+function withoutSecrets(url: string): string {
+  const redacted = redactUrl(url);
+  try {
+    const u = new URL(redacted);
+    for (const k of [...u.searchParams.keys()]) if (/pass|secret|token|key/i.test(k)) u.searchParams.set(k, '***');
+    return u.toString();
+  } catch {
+    return redacted;
+  }
+}
+
 /** Every setting as text, URLs with their password replaced; unset optional settings as ''. */
 export function recordedSettings(cfg: AppConfig): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(new AppConfig()).sort() as (keyof AppConfig)[]) {
     const v = cfg[key];
     const text = v === undefined || v === null ? '' : String(v);
-    out[key] = SECRET_URLS.has(key) && text ? redactUrl(text) : text;
+    out[key] = SECRET_URLS.has(key) && text ? withoutSecrets(text) : text;
   }
   return out;
 }

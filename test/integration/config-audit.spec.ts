@@ -64,6 +64,7 @@ describe('configuration changes are audited when a process starts with new setti
     const url = new URL(stack.dbUrl);
     url.password = 's3cret-pw';
     url.username = url.username || 'postgres';
+    url.searchParams.set('password', 's3cret-pw');
     // The server trusts local connections, so the password is not checked; it must still not be stored.
     await startApi({ DATABASE_URL: url.toString() });
     const rows = await stack.query<{ t: string }>(`SELECT details::text AS t FROM audit_entry WHERE action = 'config.change'

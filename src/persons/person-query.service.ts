@@ -101,6 +101,7 @@ export interface PersonPage extends Omit<PersonView, 'criteria'> {
 
 interface ViewRow {
   person_id: string;
+  folded_at: Date;
   state: PersonState;
   display_name: string;
   scheduled_release_at: Date | null;
@@ -125,7 +126,10 @@ const SEARCH_CANDIDATES = 200;
 /** Persons whose state is read per round of the search, best match first. */
 const SEARCH_BATCH = 20;
 const AGENCY_CACHE_MS = 5000;
-const COLUMNS = `v.person_id, v.state, v.display_name, v.scheduled_release_at, v.last_activity_at`;
+/** The state is not among them: rows() takes it from the cache of parsed states or reads it for the misses. */
+const COLUMNS = `v.person_id, v.folded_at, v.display_name, v.scheduled_release_at, v.last_activity_at`;
+/** Parsed states kept per API process (about 10-20 kB of heap each). */
+const STATE_CACHE_MAX = 5000;
 
 /**
  * The one read path for person-level data. Every method takes the viewer; every row goes
@@ -136,6 +140,8 @@ const COLUMNS = `v.person_id, v.state, v.display_name, v.scheduled_release_at, v
 @Injectable()
 export class PersonQueryService {
   private agencyCache?: { at: number; map: Map<string, AgencyInfo> };
+  /** person id -> the state as of folded_at (a fold writes a new folded_at), least recently used first. */
+  private readonly states = new Map<string, { foldedAt: number; state: PersonState }>();
   private readonly criteria: CriterionConfig[];
 
   constructor(
@@ -161,6 +167,41 @@ export class PersonQueryService {
     const map = new Map(rows.map((r) => [r.code, { kind: r.kind, part2: r.part2 }]));
     this.agencyCache = { at: Date.now(), map };
     return map;
+  }
+
+  /**
+   * Runs a person_view query selecting COLUMNS and adds each row's state: from the cache when the
+   * cached copy has the row's folded_at, else read in one statement (which may return a newer fold).
+   * Parsing the jsonb state was the list's largest cost per row; the states are never mutated.
+   */
+  private async rows(sql: string, params: unknown[]): Promise<ViewRow[]> {
+    const keys: Omit<ViewRow, 'state'>[] = await this.db.query(sql, params);
+    const out = new Map<string, ViewRow>();
+    const missing: string[] = [];
+    for (const k of keys) {
+      const hit = this.states.get(k.person_id);
+      if (hit && hit.foldedAt === k.folded_at.getTime()) {
+        this.states.delete(k.person_id);
+        this.states.set(k.person_id, hit);
+        out.set(k.person_id, { ...k, state: hit.state });
+      } else missing.push(k.person_id);
+    }
+    if (missing.length) {
+      const read: { person_id: string; folded_at: Date; state: PersonState }[] = await this.db.query(
+        `SELECT person_id, folded_at, state FROM person_view WHERE person_id = ANY($1::uuid[])`, [missing],
+      );
+      const byId = new Map(read.map((r) => [r.person_id, r]));
+      for (const k of keys) {
+        const r = byId.get(k.person_id);
+        if (!r || out.has(k.person_id)) continue;
+        out.set(k.person_id, { ...k, state: r.state });
+        this.states.delete(k.person_id);
+        this.states.set(k.person_id, { foldedAt: r.folded_at.getTime(), state: r.state });
+      }
+      while (this.states.size > STATE_CACHE_MAX) this.states.delete(this.states.keys().next().value!);
+    }
+    // In the query's order; a person gone between the two statements is left out.
+    return keys.flatMap((k) => out.get(k.person_id) ?? []);
   }
 
   private decide(viewer: Viewer, state: PersonState, agencies: Map<string, AgencyInfo>, now: Date): AccessDecision {
@@ -317,7 +358,7 @@ export class PersonQueryService {
         where.push(segment === 1 ? 'v.in_custody AND v.scheduled_release_at IS NULL' : 'NOT v.in_custody');
         if (pos && pos.k === `${segment}|`) where.push(`v.person_id > ${p(pos.id)}::uuid`);
       }
-      const rows: ViewRow[] = await this.db.query(
+      const rows = await this.rows(
         `SELECT ${COLUMNS} FROM person_view v WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${batch}`,
         params,
       );
@@ -354,7 +395,7 @@ export class PersonQueryService {
     const params = [...baseParams];
     const p = (v: unknown): string => `$${params.push(v)}`;
     const where = [...baseWhere, `(${query.variants.map((s) => `v.search_name % ${p(s)}`).join(' OR ')})`];
-    const rows: ViewRow[] = await this.db.query(
+    const rows = await this.rows(
       `SELECT ${COLUMNS} FROM person_view v WHERE ${where.join(' AND ')} LIMIT ${Q_CANDIDATES}`,
       params,
     );
@@ -396,7 +437,7 @@ export class PersonQueryService {
    * may see the person at all (for `removed`), `entry` whether it is on the viewer's list.
    */
   async familiarEntry(viewer: Viewer, personId: string): Promise<{ visible: boolean; entry: FamiliarEntry | null }> {
-    const rows: ViewRow[] = await this.db.query(`SELECT ${COLUMNS}, v.familiar FROM person_view v WHERE v.person_id = $1`, [personId]);
+    const rows = await this.rows(`SELECT ${COLUMNS}, v.familiar FROM person_view v WHERE v.person_id = $1`, [personId]);
     const row = rows[0];
     if (!row) return { visible: false, entry: null };
     const built = this.build(viewer, row, await this.agencies(), new Date());
@@ -424,7 +465,7 @@ export class PersonQueryService {
   async person(viewer: Viewer, requestedId: string, outcome?: ReadOutcome): Promise<PersonPage> {
     const resolved = await this.resolve(requestedId);
     if (!resolved) throw new NotFoundError('person not found');
-    const rows: ViewRow[] = await this.db.query(`SELECT ${COLUMNS} FROM person_view v WHERE v.person_id = $1`, [resolved.id]);
+    const rows = await this.rows(`SELECT ${COLUMNS} FROM person_view v WHERE v.person_id = $1`, [resolved.id]);
     if (!rows[0]) throw new NotFoundError('person not found');
     const now = new Date();
     const agencies = await this.agencies();
@@ -484,7 +525,7 @@ export class PersonQueryService {
       const params: unknown[] = [order.slice(i, i + SEARCH_BATCH).map(([id]) => id)];
       const p = (v: unknown): string => `$${params.push(v)}`;
       const scope = viewerScope(viewer.principal.agency, viewer.role, p);
-      const rows: ViewRow[] = await this.db.query(`SELECT ${COLUMNS} FROM person_view v WHERE v.person_id = ANY($1::uuid[]) AND ${scope.relation()}`, params);
+      const rows = await this.rows(`SELECT ${COLUMNS} FROM person_view v WHERE v.person_id = ANY($1::uuid[]) AND ${scope.relation()}`, params);
       for (const row of rows) {
         const c = this.candidate(viewer, row, agencies, now, probe, model, score);
         if (c) out.push(c);
@@ -574,7 +615,7 @@ export class PersonQueryService {
       const p = (v: unknown): string => `$${params.push(v)}`;
       const after = pos ? ` AND (v.scheduled_release_at, v.person_id) > (${p(pos.k)}::timestamptz, ${p(pos.id)}::uuid)` : '';
       const scope = viewerScope(viewer.principal.agency, viewer.role, p);
-      const rows: ViewRow[] = await this.db.query(
+      const rows = await this.rows(
         `SELECT ${COLUMNS} FROM person_view v
           WHERE v.in_custody AND v.scheduled_release_at >= $1 AND v.scheduled_release_at <= $2${after}
             AND ${scope.custody()}

@@ -11,7 +11,6 @@
 //      (or: node scripts/services.mjs -- npx ts-node --transpile-only bench/audit.bench.ts)
 // Knobs (env): BENCH_DURATION_S per run (10), BENCH_CONNECTIONS (1,10,50), BENCH_SEED_ENTRIES (50000).
 import 'reflect-metadata';
-import * as os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -25,6 +24,7 @@ import { AuditService, type AuditReceipt } from '../src/audit/audit.service';
 import { loadConfig } from '../src/config/app.config';
 import { migrate } from '../src/database/data-source';
 import { PartnersService } from '../src/partners/partners.service';
+import { assertLocal, describeMachine, dropDatabase, loadAverage, log, withDb } from './bench-support';
 
 const BASE_DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/familiar_faces';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -33,7 +33,6 @@ const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,10,50').split(',').map(
 const SEED = Number(process.env.BENCH_SEED_ENTRIES ?? 50_000);
 const STAMP = `${Date.now()}`;
 const DB_NAME = `ff_bench_audit_${STAMP}`;
-const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
 
 type Mode = 'none' | 'read' | 'tx';
 type ReadFn<T> = () => Promise<{ result: T; personIds?: readonly string[]; details?: AuditDetails }>;
@@ -51,12 +50,6 @@ class TxAudit extends AuditService {
     const out = await fn();
     return this.audited({ ...ctx, details: { ...ctx.details, ...out.details } }, () => Promise.resolve({ result: out.result, personIds: out.personIds }));
   }
-}
-
-function withDb(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
 }
 
 async function startApi(mode: Mode): Promise<{ app: NestExpressApplication; url: string }> {
@@ -109,8 +102,10 @@ async function sqlLoop(url: string, clients: number, seconds: number, sql: strin
 }
 
 async function main(): Promise<void> {
+  assertLocal(BASE_DB, 'DATABASE_URL');
   Object.assign(process.env, { DATABASE_URL: withDb(BASE_DB, DB_NAME), REDIS_URL, QUEUE_PREFIX: `ffbenchaudit${STAMP}`, LOG_LEVEL: 'silent', DB_POOL_SIZE: '20' });
   log(`database ${DB_NAME}`);
+  const loadAtStart = loadAverage();
   await migrate(loadConfig());
   const pg = new Client({ connectionString: process.env.DATABASE_URL });
   await pg.connect();
@@ -160,7 +155,7 @@ async function main(): Promise<void> {
 
   const none = new Map(rows.filter((r) => r.mode === 'none').map((r) => [r.connections, r]));
   const out = [
-    `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load ${os.loadavg()[0].toFixed(1)}; PostgreSQL ${settings.rows.map((r) => `${r.name}=${r.setting}`).join(', ')};`,
+    `${await describeMachine()}, load ${loadAtStart} -> ${loadAverage()}; PostgreSQL ${settings.rows.map((r) => `${r.name}=${r.setting}`).join(', ')};`,
     `${SEED} entries seeded, ${entries.rows[0].n} at the end; ${DURATION} s per run.`,
     '',
     '| audit | connections | req/s | p50 ms | p99 ms | p50 vs none | errors |',
@@ -176,10 +171,7 @@ async function main(): Promise<void> {
     ...sqlRows,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
-  const admin = new Client({ connectionString: withDb(BASE_DB, 'postgres') });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${DB_NAME}" WITH (FORCE)`);
-  await admin.end();
+  await dropDatabase(BASE_DB, DB_NAME);
 }
 
 main().then(

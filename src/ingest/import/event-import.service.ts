@@ -26,6 +26,8 @@ export interface ImportOptions {
   waitPollMs?: number;
   batchSize?: number;
   onProgress?: (p: ImportProgress) => void;
+  /** The inbox to accept through; the backfill passes one that does not queue jobs. */
+  inbox?: InboxService;
 }
 
 export interface ImportProgress {
@@ -130,7 +132,7 @@ export class EventImportService {
         const offered = batch.filter((p) => p.reject === undefined);
         // One audit entry per committed batch, in the inbox transaction (as POST /api/v1/events): counts only.
         const results = offered.length
-          ? await this.inbox.accept(sourceId, offered.map((p) => p.event), (em, res) =>
+          ? await (opts.inbox ?? this.inbox).accept(sourceId, offered.map((p) => p.event), (em, res) =>
             this.audit.record(em, {
               ...currentAuditContext(), action: 'events.import', resource: `source/${opts.source}`,
               details: { ...batchCounts(res), format, firstLine: offered[0].line },

@@ -1,6 +1,8 @@
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { withApp } from '../../app/cli-context';
+import { describeBackfill, runBackfill } from './backfill.command';
+import { BACKFILL_CHUNK_DEFAULT, BACKFILL_CHUNK_MAX } from './backfill.service';
 import { EventImportService, IMPORT_BATCH_MAX, type ImportProgress, type ImportSummary } from './event-import.service';
 import type { ImportFormat } from './event-file.reader';
 
@@ -112,7 +114,16 @@ export function registerImportCommand(program: Command): void {
     .option('--wait-timeout <seconds>', 'with --wait: give up after this long (exit 1)', positiveInt())
     .option('--batch-size <n>', `events per inbox commit (1-${IMPORT_BATCH_MAX})`, positiveInt(IMPORT_BATCH_MAX), IMPORT_BATCH_MAX)
     .option('--json', 'print the summary as JSON (last line)')
-    .action(async (file: string, o: ImportCliOptions) => {
+    .option('--backfill', 'apply and link the file in bulk in this process instead of queueing it (no worker may run; see docs/import.md)')
+    .option('--chunk-size <n>', `with --backfill: events per transaction (1-${BACKFILL_CHUNK_MAX}, default ${BACKFILL_CHUNK_DEFAULT})`, positiveInt(BACKFILL_CHUNK_MAX))
+    .action(async (file: string, o: ImportCliOptions & { backfill?: boolean; chunkSize?: number }) => {
+      if (o.backfill) {
+        if (o.wait) throw new InvalidArgumentError('--wait does not apply to --backfill (it returns when every row is applied)');
+        const s = await runBackfill(file, o);
+        process.stdout.write(`${o.json ? JSON.stringify(s) : describeBackfill(s)}\n`);
+        if (s.readStoppedAtLine !== undefined) process.exitCode = 1;
+        return;
+      }
       const view = new ProgressView();
       const summary = await withApp(async (app) => {
         try {

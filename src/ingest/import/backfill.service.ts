@@ -1,0 +1,407 @@
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import { DataSource, type EntityManager } from 'typeorm';
+import { currentAuditContext } from '../../audit/audit.context';
+import { AuditService } from '../../audit/audit.service';
+import { preparedQuery } from '../../database/multi-statement.query';
+import { ConflictError, NotFoundError, ValidationFailedError } from '../../errors/domain.error';
+import { BulkLinker, type BulkLink } from '../../linkage/backfill.linker';
+import type { NormalisedRecord } from '../../linkage/engine/record.types';
+import { ModelStoreService } from '../../linkage/model-store.service';
+import { ChangeStreamService } from '../../persons/change-stream.service';
+import { ProjectionService, type FamiliarChange } from '../../persons/projection.service';
+import { acceptedEvent, contentHash, type ValidEvent } from '../event.contract';
+import { InboxService } from '../inbox.service';
+import type { ApplyJobData } from '../ingest.queue';
+import { EventImportService, type ImportOptions, type ImportSummary } from './event-import.service';
+
+export const BACKFILL_CHUNK_DEFAULT = 2000;
+/** Person and key locks of one chunk must fit PostgreSQL's shared lock table (64 per connection by default). */
+export const BACKFILL_CHUNK_MAX = 5000;
+
+export type BackfillPhase = 'accept' | 'seed' | 'apply';
+
+export interface BackfillProgress {
+  phase: BackfillPhase;
+  /** accept: the import's counts; seed: linked records loaded; apply: events applied. */
+  done: number;
+  /** apply: pending events when the phase began; seed: linked records. */
+  total: number;
+  records: number;
+  linked: number;
+  persons: number;
+  elapsedMs: number;
+}
+
+export interface BackfillSummary extends ImportSummary {
+  backfill: {
+    /** Pending events of the source applied by this run (this file's and any left earlier). */
+    applied: number;
+    /** Source records (re)linked. */
+    linked: number;
+    /** Persons created. */
+    newPersons: number;
+    /** Persons refolded (read model). */
+    refolded: number;
+    reviewTasks: number;
+    chunks: number;
+    seededRecords: number;
+    modelVersion: string;
+    phasesMs: { accept: number; seed: number; apply: number };
+  };
+}
+
+type Demographics = Omit<ValidEvent['subject'], 'recordId'>;
+
+interface PendingRow {
+  id: string;
+  source_id: string;
+  record_id: string;
+  payload: unknown;
+}
+
+interface RecordRow {
+  id: string;
+  record_id: string;
+  demographics_hash: Buffer;
+  demographics_as_of: Date;
+  version: number;
+}
+
+interface PlannedEvent {
+  inboxId: string;
+  event: ValidEvent;
+  occurred: Date;
+  demographics: Demographics;
+  hash: Buffer;
+  version?: number;
+}
+
+interface RecordPlan {
+  recordId: string;
+  recId: string | null;
+  hash: Buffer | null;
+  asOf: Date | null;
+  version: number;
+  demographics: Demographics | null;
+  changed: boolean;
+  touched: boolean;
+  asOfMoved: boolean;
+  events: PlannedEvent[];
+}
+
+// The worker's batched apply (EventApplyService.applyBatch) writes the same rows with this shape.
+const RECORD_WRITE_SQL = `
+WITH ins AS (
+  INSERT INTO source_record (source_id, record_id, demographics, demographics_hash, demographics_as_of, version)
+  SELECT $1::uuid, * FROM unnest($2::text[], $3::jsonb[], $4::bytea[], $5::timestamptz[], $6::integer[])
+  RETURNING id, record_id
+), upd AS (
+  UPDATE source_record sr
+     SET demographics = COALESCE(u.dem, sr.demographics), demographics_hash = COALESCE(u.hash, sr.demographics_hash),
+         demographics_as_of = u.as_of, version = u.version, updated_at = CASE WHEN u.touch THEN now() ELSE sr.updated_at END
+    FROM unnest($7::bigint[], $8::jsonb[], $9::bytea[], $10::timestamptz[], $11::integer[], $12::boolean[]) AS u(id, dem, hash, as_of, version, touch)
+   WHERE sr.id = u.id
+), recs AS (
+  SELECT id, record_id FROM ins
+  UNION ALL
+  SELECT * FROM unnest($13::bigint[], $14::text[]) AS x(id, record_id)
+), ver AS (
+  INSERT INTO source_record_version (source_record_id, version, demographics, demographics_hash, occurred_at, inbox_event_id)
+  SELECT recs.id, v.version, v.dem, v.hash, v.occurred_at, v.inbox_id
+    FROM unnest($15::text[], $16::integer[], $17::jsonb[], $18::bytea[], $19::timestamptz[], $20::bigint[])
+         AS v(record_id, version, dem, hash, occurred_at, inbox_id)
+    JOIN recs ON recs.record_id = v.record_id
+), ev AS (
+  INSERT INTO record_event (inbox_event_id, source_record_id, type, occurred_at, details)
+  SELECT e.inbox_id, recs.id, e.type, e.occurred_at, e.details
+    FROM unnest($21::bigint[], $22::text[], $23::text[], $24::timestamptz[], $25::jsonb[]) WITH ORDINALITY
+         AS e(inbox_id, record_id, type, occurred_at, details, n)
+    JOIN recs ON recs.record_id = e.record_id
+   ORDER BY e.n
+), mark AS (
+  UPDATE inbox_event SET applied_at = now(), last_error = NULL WHERE id = ANY($26::bigint[])
+)
+SELECT id::text AS id, record_id FROM ins`;
+
+// Every link write of a chunk in one statement; decision ids are allocated first so rows can name them.
+const LINK_WRITE_SQL = `
+WITH p AS (
+  INSERT INTO person (id) SELECT unnest($1::uuid[])
+), d AS (
+  INSERT INTO link_decision (id, source_record_id, person_id, previous_person_id, action, reason, probability, weight, model_version, explanation, flags, actor)
+  OVERRIDING SYSTEM VALUE
+  SELECT d.id, d.rec, d.person, d.prev, d.action, d.reason, d.probability, d.weight, $13, d.explanation,
+         ARRAY(SELECT jsonb_array_elements_text(d.flags)), 'auto'
+    FROM unnest($2::bigint[], $3::bigint[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::double precision[],
+                $9::double precision[], $10::jsonb[], $11::jsonb[])
+         AS d(id, rec, person, prev, action, reason, probability, weight, explanation, flags)
+), l AS (
+  INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised)
+  SELECT * FROM unnest($3::bigint[], $4::uuid[], $2::bigint[], $12::jsonb[])
+  ON CONFLICT (source_record_id) DO UPDATE SET person_id = excluded.person_id, decision_id = excluded.decision_id,
+    normalised = excluded.normalised, updated_at = now()
+), kd AS (
+  DELETE FROM blocking_key b USING unnest($14::text[], $15::bigint[]) AS k(key, rec)
+   WHERE b.key = k.key AND b.source_record_id = k.rec
+), ki AS (
+  INSERT INTO blocking_key (key, source_record_id)
+  SELECT * FROM unnest($16::text[], $17::bigint[]) ON CONFLICT DO NOTHING
+), r AS (
+  UPDATE person SET retired_into = x.survivor, retired_at = now()
+    FROM unnest($18::uuid[], $19::uuid[]) AS x(id, survivor) WHERE person.id = x.id
+), t AS (
+  INSERT INTO review_task (kind, source_record_id, person_ids, probability, decision_id)
+  SELECT t.kind, t.rec, ARRAY(SELECT jsonb_array_elements_text(t.persons))::uuid[], t.probability, t.decision
+    FROM unnest($20::text[], $21::bigint[], $22::jsonb[], $23::double precision[], $24::bigint[]) AS t(kind, rec, persons, probability, decision)
+)
+SELECT count(*)::int AS n FROM unnest($2::bigint[])`;
+
+const PROGRESS_EVERY_MS = 500;
+
+/**
+ * `import --backfill`: the file goes into the inbox exactly as `import` puts it there (same
+ * validation, de-duplication, rejects file and audit), but no job is queued; the pending events of
+ * the source are then applied in chunks, each chunk in one transaction: the source records and
+ * events as the worker's apply stores them, the changed records linked one by one in order by the
+ * in-memory BulkLinker (the service's steps over a copy of the linked base), the decisions, links,
+ * keys, persons and review tasks written with set-based statements, the touched persons refolded
+ * by the projection, one audit entry, and the applied marks. A rerun skips applied rows.
+ *
+ * Guard: it refuses to start, and stops between chunks, while a worker is connected to the ingest
+ * queue, because live linking next to the in-memory copy would be racing it.
+ */
+export class BackfillService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly importer: EventImportService,
+    private readonly inbox: InboxService,
+    private readonly audit: AuditService,
+    private readonly models: ModelStoreService,
+    private readonly projection: ProjectionService,
+    private readonly changes: ChangeStreamService,
+    private readonly queue: Queue<ApplyJobData>,
+  ) {}
+
+  /** Throws when a worker is connected to the ingest queue. */
+  async assertNoWorkers(): Promise<void> {
+    const workers = await this.queue.getWorkers();
+    if (workers.length > 0) {
+      throw new ConflictError(
+        `${workers.length} worker(s) are connected to the ingest queue: stop them before a backfill (it links in bulk and must not race live linking); start them again afterwards`,
+      );
+    }
+  }
+
+  async run(opts: Omit<ImportOptions, 'wait' | 'waitTimeoutMs' | 'waitPollMs' | 'inbox'> & {
+    chunkSize?: number;
+    onBackfillProgress?: (p: BackfillProgress) => void;
+  }): Promise<BackfillSummary> {
+    const chunkSize = opts.chunkSize ?? BACKFILL_CHUNK_DEFAULT;
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > BACKFILL_CHUNK_MAX) throw new ValidationFailedError(`chunk size must be 1-${BACKFILL_CHUNK_MAX}`);
+    await this.assertNoWorkers();
+
+    // Phase 1: the inbox, without queueing (this process applies the rows).
+    let t0 = Date.now();
+    const quiet = Object.create(this.inbox) as InboxService;
+    quiet.enqueue = (): Promise<void> => Promise.resolve();
+    const imported = await this.importer.importFile({ ...opts, inbox: quiet, wait: false });
+    const acceptMs = Date.now() - t0;
+
+    const [source] = await this.db.query<{ id: string }[]>(`SELECT id FROM source WHERE code = $1`, [opts.source]);
+    if (!source) throw new NotFoundError(`source ${opts.source} not found`);
+    const sum: BackfillSummary['backfill'] = {
+      applied: 0, linked: 0, newPersons: 0, refolded: 0, reviewTasks: 0, chunks: 0, seededRecords: 0, modelVersion: '',
+      phasesMs: { accept: acceptMs, seed: 0, apply: 0 },
+    };
+
+    // Phase 2: the linked base, the model, name counts and steward constraints.
+    t0 = Date.now();
+    const model = await this.models.active();
+    sum.modelVersion = model.version;
+    const linker = new BulkLinker(model, randomUUID);
+    const [{ n: baseCount }] = await this.db.query<{ n: string }[]>(`SELECT count(*) AS n FROM linkage_record`);
+    let after = '0';
+    let lastTick = 0;
+    const tick = (p: Omit<BackfillProgress, 'elapsedMs'>, force = false): void => {
+      if (!opts.onBackfillProgress || (!force && Date.now() - lastTick < PROGRESS_EVERY_MS)) return;
+      lastTick = Date.now();
+      opts.onBackfillProgress({ ...p, elapsedMs: Date.now() - t0 });
+    };
+    for (;;) {
+      const rows = await this.db.query<{ id: string; person_id: string; normalised: NormalisedRecord; locked: boolean }[]>(
+        `SELECT source_record_id::text AS id, person_id::text AS person_id, normalised, locked FROM linkage_record
+          WHERE source_record_id > $1 ORDER BY source_record_id LIMIT 20000`,
+        [after],
+      );
+      if (rows.length === 0) break;
+      for (const r of rows) linker.seed(r.id, r.normalised, r.person_id, r.locked);
+      after = rows[rows.length - 1].id;
+      tick({ phase: 'seed', done: linker.size, total: Number(baseCount), records: 0, linked: 0, persons: 0 });
+    }
+    sum.seededRecords = linker.size;
+    linker.setNameCounts(await this.db.query(`SELECT field, value, records FROM name_frequency`));
+    linker.setConstraints(await this.db.query(`SELECT kind, a, b FROM steward_constraint WHERE revoked_at IS NULL`));
+    tick({ phase: 'seed', done: linker.size, total: Number(baseCount), records: 0, linked: 0, persons: 0 }, true);
+    sum.phasesMs.seed = Date.now() - t0;
+
+    // Phase 3: chunks of pending events, in inbox order.
+    t0 = Date.now();
+    const [{ n: pendingCount }] = await this.db.query<{ n: string }[]>(
+      `SELECT count(*) AS n FROM inbox_event WHERE source_id = $1 AND applied_at IS NULL AND dead_lettered_at IS NULL`,
+      [source.id],
+    );
+    let records = 0;
+    let cursor = '0';
+    for (;;) {
+      await this.assertNoWorkers();
+      const res = await this.db.transaction((em) => this.chunk(em, source.id, opts.source, cursor, chunkSize, linker, sum));
+      if (!res) break;
+      cursor = res.lastId;
+      records += res.records;
+      sum.chunks += 1;
+      await this.changes.publishQuietly(res.changes);
+      tick({ phase: 'apply', done: sum.applied, total: Number(pendingCount), records, linked: sum.linked, persons: sum.newPersons });
+    }
+    tick({ phase: 'apply', done: sum.applied, total: Number(pendingCount), records, linked: sum.linked, persons: sum.newPersons }, true);
+    sum.phasesMs.apply = Date.now() - t0;
+    return { ...imported, backfill: sum };
+  }
+
+  /**
+   * One chunk in the caller's transaction. On failure the transaction rolls back and the run
+   * stops (the in-memory copy is then ahead of the database, so it is not reused): rerunning
+   * reloads it and carries on from the first unapplied row.
+   */
+  private async chunk(
+    em: EntityManager, sourceId: string, sourceCode: string, after: string, size: number, linker: BulkLinker, sum: BackfillSummary['backfill'],
+  ): Promise<{ lastId: string; records: number; changes: FamiliarChange[] } | null> {
+    const rows = await preparedQuery<PendingRow>(
+      em,
+      `SELECT id::text AS id, source_id::text AS source_id, record_id, payload FROM inbox_event
+        WHERE source_id = $1 AND applied_at IS NULL AND dead_lettered_at IS NULL AND id > $2::bigint
+        ORDER BY inbox_event.id LIMIT $3::integer FOR UPDATE`,
+      [sourceId, after, size],
+    );
+    if (rows.length === 0) return null;
+    const recordIds = [...new Set(rows.map((r) => r.record_id))];
+    const current = await preparedQuery<RecordRow>(
+      em,
+      `SELECT id::text AS id, record_id, demographics_hash, demographics_as_of, version FROM source_record
+        WHERE source_id = $1 AND record_id = ANY($2::text[]) FOR UPDATE`,
+      [sourceId, recordIds],
+    );
+    const plans = new Map<string, RecordPlan>();
+    const byRecord = new Map(current.map((c) => [c.record_id, c]));
+    for (const row of rows) {
+      let plan = plans.get(row.record_id);
+      if (!plan) {
+        const c = byRecord.get(row.record_id);
+        plan = {
+          recordId: row.record_id, recId: c?.id ?? null, hash: c?.demographics_hash ?? null, asOf: c?.demographics_as_of ?? null,
+          version: c?.version ?? 0, demographics: null, changed: false, touched: false, asOfMoved: false, events: [],
+        };
+        plans.set(row.record_id, plan);
+      }
+      const event = acceptedEvent(row.payload);
+      const { recordId: _r, ...demographics } = event.subject;
+      plan.events.push({ inboxId: row.id, event, occurred: new Date(event.occurredAt), demographics, hash: contentHash(demographics) });
+    }
+
+    // The apply rules of the worker, per record in occurredAt order.
+    for (const plan of plans.values()) {
+      plan.events.sort((a, b) => a.occurred.getTime() - b.occurred.getTime() || Number(a.inboxId) - Number(b.inboxId));
+      for (const e of plan.events) {
+        if (plan.hash === null) {
+          Object.assign(plan, { hash: e.hash, asOf: e.occurred, version: 1, demographics: e.demographics, changed: true, touched: true });
+          e.version = 1;
+        } else if (!plan.hash.equals(e.hash)) {
+          plan.version += 1;
+          plan.touched = true;
+          e.version = plan.version;
+          // A late event keeps its version in history but does not overwrite newer demographics.
+          if (e.occurred >= plan.asOf!) Object.assign(plan, { hash: e.hash, asOf: e.occurred, demographics: e.demographics, changed: true });
+        } else if (e.occurred > plan.asOf!) {
+          plan.asOf = e.occurred;
+          plan.asOfMoved = true;
+        }
+      }
+    }
+
+    const a = Array.from({ length: 25 }, () => [] as unknown[]);
+    const [nRid, nDem, nHash, nAsOf, nVer, uId, uDem, uHash, uAsOf, uVer, uTouch, xId, xRid, vRid, vVer, vDem, vHash, vAt, vInbox, eInbox, eRid, eType, eAt, eDetails, applied] = a;
+    for (const plan of plans.values()) {
+      if (plan.recId === null) {
+        nRid.push(plan.recordId); nDem.push(JSON.stringify(plan.demographics)); nHash.push(plan.hash); nAsOf.push(plan.asOf!.toISOString()); nVer.push(plan.version);
+      } else {
+        xId.push(plan.recId); xRid.push(plan.recordId);
+        if (plan.touched || plan.asOfMoved) {
+          uId.push(plan.recId); uDem.push(plan.changed ? JSON.stringify(plan.demographics) : null); uHash.push(plan.changed ? plan.hash : null);
+          uAsOf.push(plan.asOf!.toISOString()); uVer.push(plan.version); uTouch.push(plan.touched);
+        }
+      }
+      for (const e of plan.events) {
+        if (e.version !== undefined) {
+          vRid.push(plan.recordId); vVer.push(e.version); vDem.push(JSON.stringify(e.demographics)); vHash.push(e.hash); vAt.push(e.event.occurredAt); vInbox.push(e.inboxId);
+        }
+        eInbox.push(e.inboxId); eRid.push(plan.recordId); eType.push(e.event.type); eAt.push(e.event.occurredAt); eDetails.push(JSON.stringify(e.event.details));
+        applied.push(e.inboxId);
+      }
+    }
+    const inserted = await preparedQuery<{ id: string; record_id: string }>(em, RECORD_WRITE_SQL, [sourceId, ...a]);
+    for (const r of inserted) plans.get(r.record_id)!.recId = r.id;
+
+    // Linked one by one in record-id order (new records last, by their new ids), as the worker does.
+    const toLink = [...plans.values()].filter((p) => p.changed).sort((x, y) => Number(x.recId) - Number(y.recId));
+    const links: BulkLink[] = toLink.map((p) => linker.link(p.recId!, p.demographics!));
+    const tasks = await this.writeLinks(em, links, linker.model.version);
+
+    // Each touched person refolded once, by the projection (its locks, load, fold and write).
+    const persons = new Set<string>();
+    for (const p of plans.values()) {
+      const person = linker.personOf(p.recId!);
+      if (person) persons.add(person);
+    }
+    for (const l of links) if (l.previousPersonId) persons.add(l.previousPersonId);
+    const changes = await this.projection.refold(em, [...persons]);
+
+    sum.applied += applied.length;
+    sum.linked += links.length;
+    sum.newPersons += links.filter((l) => l.created).length;
+    sum.refolded += persons.size;
+    sum.reviewTasks += tasks;
+    // One entry per chunk (counts and ids only), last: the audit head lock is held until the commit.
+    await this.audit.record(em, {
+      ...currentAuditContext(), action: 'events.backfill', resource: `source/${sourceCode}`,
+      details: { events: applied.length, records: plans.size, linked: links.length, newPersons: links.filter((l) => l.created).length, firstInboxId: rows[0].id, lastInboxId: rows[rows.length - 1].id },
+    });
+    return { lastId: rows[rows.length - 1].id, records: plans.size, changes };
+  }
+
+  /** Persons, decisions, links, keys, retirements and review tasks of the chunk, in one statement. Returns the task count. */
+  private async writeLinks(em: EntityManager, links: BulkLink[], modelVersion: string): Promise<number> {
+    if (links.length === 0) return 0;
+    const ids = await preparedQuery<{ id: string }>(
+      em,
+      `SELECT nextval(pg_get_serial_sequence('link_decision', 'id'))::text AS id FROM generate_series(1, $1::integer)`,
+      [links.length],
+    );
+    const c = Array.from({ length: 24 }, () => [] as unknown[]);
+    const [newPersons, dId, dRec, dPerson, dPrev, dAction, dReason, dProb, dWeight, dExpl, dFlags, dNorm, , kdKey, kdRec, kiKey, kiRec, rId, rInto, tKind, tRec, tPersons, tProb, tDec] = c;
+    links.forEach((l, i) => {
+      const id = ids[i].id;
+      if (l.created) newPersons.push(l.personId);
+      dId.push(id); dRec.push(l.recordId); dPerson.push(l.personId); dPrev.push(l.previousPersonId); dAction.push(l.action); dReason.push(l.reason);
+      dProb.push(l.probability); dWeight.push(l.weight); dExpl.push(JSON.stringify(l.explanation)); dFlags.push(JSON.stringify(l.flags)); dNorm.push(JSON.stringify(l.normalised));
+      const keep = new Set(l.keys);
+      for (const k of l.oldKeys) if (!keep.has(k)) { kdKey.push(k); kdRec.push(l.recordId); }
+      for (const k of l.keys) { kiKey.push(k); kiRec.push(l.recordId); }
+      if (l.retirePrevious) { rId.push(l.previousPersonId); rInto.push(l.personId); }
+      for (const t of l.tasks) { tKind.push(t.kind); tRec.push(l.recordId); tPersons.push(JSON.stringify(t.personIds)); tProb.push(l.probability); tDec.push(id); }
+    });
+    const params: unknown[] = [...c];
+    params[12] = modelVersion;
+    await preparedQuery(em, LINK_WRITE_SQL, params);
+    return tKind.length;
+  }
+}

@@ -1,0 +1,164 @@
+import { blockingKeys, DEFAULT_KEY_CAP } from './engine/blocking.rules';
+import { decide, type CandidatePerson, type StewardConstraints } from './engine/link.decide';
+import type { ModelParams } from './engine/model.params';
+import { explain, scorePair } from './engine/model.score';
+import { normaliseRecord } from './engine/record.normalise';
+import type { NormalisedRecord, RawPersonRecord } from './engine/record.types';
+import { termValues, type TermFrequencies } from './engine/tf.table';
+import { decisionRows, type DecisionRows } from './link-decision.rows';
+import { neutralForUnseen } from './record-linker.service';
+
+interface Held {
+  n: NormalisedRecord;
+  personId: string;
+  locked: boolean;
+  keys: string[];
+}
+
+export interface BulkLink extends DecisionRows {
+  recordId: string;
+  normalised: NormalisedRecord;
+  keys: string[];
+  /** Keys the record held before (replaced). */
+  oldKeys: string[];
+  previousPersonId: string | null;
+  reason: string;
+  flags: string[];
+  /** A move emptied the previous person: retire it into personId. */
+  retirePrevious: boolean;
+}
+
+const rid = (id: string): string => `r:${id}`;
+const pid = (id: string): string => `p:${id}`;
+
+/**
+ * The record linker's per-record steps (normalise, keys, capped candidates, score persons,
+ * decide, decision rows) over an in-memory copy of the linked base, for the bulk backfill.
+ * Seeded with every linked record; each link() updates the copy as the service's writes would,
+ * so record N sees records 1..N-1 exactly as incremental linking in the same order does.
+ * Nothing here touches the database: the caller writes the returned rows.
+ */
+export class BulkLinker {
+  private readonly records = new Map<string, Held>();
+  private readonly keyIndex = new Map<string, Set<string>>();
+  private readonly personSize = new Map<string, number>();
+  private readonly first = new Map<string, number>();
+  private readonly last = new Map<string, number>();
+  private mustLink: [string, string][] = [];
+  private mustNotLink: [string, string][] = [];
+
+  constructor(
+    readonly model: ModelParams,
+    private readonly newPersonId: () => string,
+    private readonly keyCap = DEFAULT_KEY_CAP,
+  ) {}
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  /** An already linked record of the base. */
+  seed(recordId: string, n: NormalisedRecord, personId: string, locked: boolean): void {
+    this.put(recordId, { n, personId, locked, keys: blockingKeys(n) });
+  }
+
+  /** The name_frequency table as the last recount left it (the service reads the same). */
+  setNameCounts(rows: readonly { field: string; value: string; records: number }[]): void {
+    for (const r of rows) (r.field === 'first' ? this.first : this.last).set(r.value, r.records);
+  }
+
+  setConstraints(rows: readonly { kind: string; a: string; b: string }[]): void {
+    this.mustLink = rows.filter((r) => r.kind === 'must_link').map((r) => [r.a, r.b]);
+    this.mustNotLink = rows.filter((r) => r.kind === 'must_not_link').map((r) => [r.a, r.b]);
+  }
+
+  personOf(recordId: string): string | undefined {
+    return this.records.get(recordId)?.personId;
+  }
+
+  link(recordId: string, demographics: Omit<RawPersonRecord, 'id'>): BulkLink {
+    const model = this.model;
+    const rec = normaliseRecord({ ...demographics, id: recordId });
+    const keys = blockingKeys(rec);
+    const held = this.records.get(recordId);
+    const prev = held
+      ? { person_id: held.personId, locked: held.locked, shared: (this.personSize.get(held.personId) ?? 0) > 1 }
+      : undefined;
+    // The service replaces the record's keys, then counts every other record per key.
+    if (held) this.remove(recordId, held);
+
+    const candidateIds = new Set<string>();
+    for (const k of keys) {
+      const ids = this.keyIndex.get(k);
+      if (!ids || ids.size > this.keyCap) continue;
+      for (const id of ids) candidateIds.add(id);
+    }
+    const tf = neutralForUnseen(this.tfFor(rec), rec, model);
+    const best = new Map<string, { c: CandidatePerson; other: NormalisedRecord }>();
+    for (const id of candidateIds) {
+      const other = this.records.get(id)!;
+      const s = scorePair(model, rec, other.n, tf);
+      const key = pid(other.personId);
+      const cur = best.get(key);
+      if (cur) {
+        (cur.c.recordIds as string[]).push(rid(id));
+        if (s.probability > cur.c.probability) Object.assign(cur, { c: { ...cur.c, probability: s.probability, weight: s.weight, bestRecordId: rid(id) }, other: other.n });
+      } else {
+        best.set(key, { c: { personId: key, recordIds: [rid(id)], probability: s.probability, weight: s.weight, bestRecordId: rid(id) }, other: other.n });
+      }
+    }
+    const decision = decide({ recordId: rid(recordId), candidates: [...best.values()].map((b) => b.c), thresholds: model.thresholds, constraints: this.constraintsFor(recordId, best) });
+    const chosen = decision.action === 'link' ? best.get(decision.personId) : [...best.values()].sort((a, b) => b.c.probability - a.c.probability)[0];
+    const why = chosen ? explain(model, rec, chosen.other, tf) : undefined;
+    const rows = decisionRows(prev, decision, model, why, [...best.values()].map((b) => b.c), this.newPersonId);
+
+    const retirePrevious = !!prev && rows.action === 'move' && !prev.shared;
+    this.put(recordId, { n: rec, personId: rows.personId, locked: held?.locked ?? false, keys });
+    return {
+      ...rows, recordId, normalised: rec, keys, oldKeys: held?.keys ?? [], previousPersonId: prev?.person_id ?? null,
+      reason: decision.reason, flags: decision.flags, retirePrevious,
+    };
+  }
+
+  private tfFor(rec: NormalisedRecord): TermFrequencies {
+    // The service counts linked records (plus the one being linked) for the total.
+    const total = this.records.size + 1;
+    const names = termValues(rec);
+    const tf: TermFrequencies = { firstName: { total, counts: {} }, lastName: { total, counts: {} } };
+    const f = this.first.get(names.firstName);
+    const l = this.last.get(names.lastName);
+    if (f !== undefined) tf.firstName.counts[names.firstName] = f;
+    if (l !== undefined) tf.lastName.counts[names.lastName] = l;
+    return tf;
+  }
+
+  /** The steward constraints that touch the record or a candidate, as the service selects them. */
+  private constraintsFor(recordId: string, best: Map<string, { c: CandidatePerson }>): StewardConstraints {
+    if (this.mustLink.length === 0 && this.mustNotLink.length === 0) return { mustLink: [], mustNotLink: [] };
+    const ids = new Set<string>([rid(recordId)]);
+    for (const [personKey, b] of best) {
+      ids.add(personKey);
+      for (const r of b.c.recordIds) ids.add(r);
+    }
+    const touching = (pairs: [string, string][]): [string, string][] => pairs.filter(([a, b]) => ids.has(a) || ids.has(b));
+    return { mustLink: touching(this.mustLink), mustNotLink: touching(this.mustNotLink) };
+  }
+
+  private put(recordId: string, h: Held): void {
+    this.records.set(recordId, h);
+    this.personSize.set(h.personId, (this.personSize.get(h.personId) ?? 0) + 1);
+    for (const k of h.keys) {
+      const ids = this.keyIndex.get(k);
+      if (ids) ids.add(recordId);
+      else this.keyIndex.set(k, new Set([recordId]));
+    }
+  }
+
+  private remove(recordId: string, h: Held): void {
+    this.records.delete(recordId);
+    const left = (this.personSize.get(h.personId) ?? 1) - 1;
+    if (left > 0) this.personSize.set(h.personId, left);
+    else this.personSize.delete(h.personId);
+    for (const k of h.keys) this.keyIndex.get(k)?.delete(recordId);
+  }
+}

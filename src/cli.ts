@@ -78,7 +78,16 @@ export function buildCli(): Command {
     .command('status')
     .description('received, processed, pending, failed and dead-lettered events, overall and per source')
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => print(await withApp((app) => app.get(IngestStatusService).status()), !!o.json));
+    .action(async (o: { json?: boolean }) =>
+      print(
+        await withApp((app) =>
+          // Audited like GET /api/v1/ingest/status.
+          app.get(AuditService).auditedRead({ ...currentAuditContext(), action: 'ingest_status.read', resource: 'ingest/status' }, async () => ({
+            result: await app.get(IngestStatusService).status(),
+          })),
+        ),
+        !!o.json,
+      ));
   ingest
     .command('retry')
     .description('re-queue dead-lettered events after the cause is fixed')

@@ -119,11 +119,13 @@ describe('the CLI audits what it changes and discloses', () => {
     expect(m.active).toBe(true);
   }, 240_000);
 
-  it('projections rebuild, ingest retry, users token, sources disable', async () => {
+  it('projections rebuild, ingest status and retry, users token, sources disable', async () => {
     await cli('projections', 'rebuild', '--json');
     expect(await one('projections.rebuild')).toMatchObject({ details: { batchSize: 500 } });
     await expect(runCliFromSource(['ingest', 'retry', '--source', 'nowhere', '--actor', ACTOR], env)).resolves.toMatchObject({ code: 1 });
     expect(await entries('ingest.retry')).toEqual([]);
+    await cli('ingest', 'status', '--json');
+    expect(await one('ingest_status.read')).toMatchObject({ resource: 'ingest/status' });
     await cli('ingest', 'retry', '--source', 'county-jail', '--json');
     expect(await one('ingest.retry')).toMatchObject({ resource: 'source/county-jail' });
     await cli('users', 'token', '--sub', 'alice', '--agency', 'county-jail', '--role', 'discharge_planner', '--json');

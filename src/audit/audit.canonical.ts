@@ -6,11 +6,10 @@ export const GENESIS_HASH: Buffer = Buffer.alloc(32);
 const VERSION = 'ff-audit-v1|';
 
 /**
- * An entry's columns as PostgreSQL renders them to text (see the verify query): the form the
- * hash covers. Kept independent of the SQL function audit_canonical() so a tampered function
- * cannot vouch for tampered rows.
+ * The columns of an audit entry, one shape for every representation: the stored text the hash
+ * covers (StoredEntryText) and the API's view (AuditEntryView in audit.service.ts).
  */
-export interface StoredEntryText {
+export interface AuditEntryShape<PersonIds, Details> {
   seq: string;
   /** UTC, microseconds: YYYY-MM-DDTHH:MM:SS.ffffffZ */
   time: string;
@@ -21,14 +20,20 @@ export interface StoredEntryText {
   purpose: string | null;
   action: string;
   resource: string;
-  /** Comma-joined, in stored order. */
-  personIds: string;
+  personIds: PersonIds;
   outcome: string;
   requestId: string | null;
   clientAddress: string | null;
-  /** jsonb's text form. */
-  details: string;
+  details: Details;
 }
+
+/**
+ * An entry's columns as PostgreSQL renders them to text (see the verify query): the form the
+ * hash covers. personIds is comma-joined in stored order; details is jsonb's text form. Kept
+ * independent of the SQL function audit_canonical() so a tampered function cannot vouch for
+ * tampered rows.
+ */
+export type StoredEntryText = AuditEntryShape<string, string>;
 
 function field(v: string | null): string {
   return v === null ? '~' : `${Buffer.byteLength(v, 'utf8')}:${v}`;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { AuditEntryShape } from './audit.canonical';
 import type { AuditContext, AuditDetails, AuditEntryInput, AuditOutcome } from './audit.context';
 
 export interface AuditReceipt {
@@ -8,21 +9,9 @@ export interface AuditReceipt {
   time: string;
 }
 
-export interface AuditEntryView {
-  seq: string;
-  time: string;
-  actor: string;
-  actorKind: string;
-  agency: string | null;
-  role: string | null;
-  purpose: string | null;
-  action: string;
-  resource: string;
-  personIds: string[];
+/** An entry as the audit API returns it. */
+export interface AuditEntryView extends AuditEntryShape<string[], AuditDetails> {
   outcome: AuditOutcome;
-  requestId: string | null;
-  clientAddress: string | null;
-  details: AuditDetails;
   hash: string;
 }
 

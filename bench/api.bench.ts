@@ -470,7 +470,8 @@ async function main(): Promise<void> {
         '',
         `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:api\` (bench/api.bench.ts): ${counts.persons} persons ` +
           `(${counts.familiar} familiar, ${counts.records} linked records, ${counts.custody} in custody) loaded straight into the read model ` +
-          `(each state from the real fold, bulk SQL, ${loadS.toFixed(0)} s), then the built API process (\`dist/api.main.js\`, defaults, ` +
+          `(each state from the real fold, the linker's blocking keys of each record, bulk SQL, ${loadS.toFixed(0)} s` +
+          `${REUSE_DB ? ', by an earlier run whose database this one reused' : ''}), then the built API process (\`dist/api.main.js\`, defaults, ` +
           `LOG_LEVEL=warn) driven by autocannon with ${CONNECTIONS} connections for ${DURATION_S} s per endpoint, as a county-jail case manager ` +
           '(every answer goes through the access policy per entry and field, and commits its audit entry before it answers). ' +
           'autocannon runs on the same 2 cores as the API and PostgreSQL, so it takes CPU from what it measures.',

@@ -11,6 +11,7 @@
 // (POST -> applied, from inbox_event timestamps). `--scale` adds the base-size phase.
 //
 // Run: npm run bench:linkage [-- --only=febrl4,population] [-- --scale[=10000,100000,1000000]] [-- --no-accuracy]
+//      [-- --keep] (the scale database is left in place, for EXPLAIN and repeat probes)
 // Env: BENCH_WORKERS worker processes (1), BENCH_BATCH events per POST (500), BENCH_NO_DOCS=1,
 //      BENCH_TIMEOUT_S per ingest pass (1800), FF_DATA_DIR (../shared/data), BENCH_DIST (a built tree
 //      to copy instead of dist/), BENCH_COLD_NAMES=1 (pass 2 without name counts, as a fresh service).
@@ -40,6 +41,8 @@ const LATENCY_SAMPLE = 300;
 const E2E_EVENTS = 100;
 const E2E_RATE = 10;
 const LOAD_AT_START = os.loadavg()[0];
+const KEEP = flag('keep') !== undefined;
+const kept = new Set<string>();
 
 interface Row {
   dataset: string;
@@ -409,7 +412,7 @@ async function main(): Promise<void> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
   cleanups.push(async () => {
     const left = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`ff_benchlink_${STAMP}_%`]);
-    for (const d of left.rows) await admin.query(`DROP DATABASE IF EXISTS "${d.datname}" WITH (FORCE)`);
+    for (const d of left.rows) if (!kept.has(d.datname)) await admin.query(`DROP DATABASE IF EXISTS "${d.datname}" WITH (FORCE)`);
     await dropKeys(redis, `ffbenchlink${STAMP}*`);
   });
   try {
@@ -431,7 +434,13 @@ async function main(): Promise<void> {
         await st.create();
         scale = await runScale(snap, st, levels);
       } finally {
-        await st.destroy(admin, redis);
+        if (KEEP) {
+          // --keep: the loaded base stays for EXPLAIN and repeat probes (drop it by hand).
+          await st.stopProcs();
+          await st.pg?.end().catch(() => undefined);
+          kept.add(st.db);
+          log(`kept database ${st.db}`);
+        } else await st.destroy(admin, redis);
       }
     }
 

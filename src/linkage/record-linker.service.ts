@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { preparedQuery } from '../database/multi-statement.query';
-import { blockingKeys, DEFAULT_KEY_CAP } from './engine/blocking.rules';
+import { blockingKeys, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY } from './engine/blocking.rules';
 import { decide, type CandidatePerson, type Decision } from './engine/link.decide';
 import { explain, scorePair, type Explanation } from './engine/model.score';
 import type { ModelParams } from './engine/model.params';
@@ -76,11 +76,15 @@ export class RecordLinkerService {
    */
   private async lockAndRead(em: EntityManager, recordId: string, rec: NormalisedRecord, keys: string[]): Promise<LinkRead> {
     const names = termValues(rec);
+    // The record count scales name frequencies; past 100,000 records the planner's estimate is
+    // close enough and costs nothing, where count(*) would scan the table.
     const needTotal = !this.totalCache || Date.now() - this.totalCache.at > 10_000;
     if (keys.length) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [keys]);
-    // Keys carried by more than the cap are too common to be evidence; counting stops at cap+1 on
-    // the key index, so a very common key costs no more than a rare one. The record's own keys are
-    // replaced in the same statement (kept keys untouched, so the insert cannot meet the delete).
+    // Keys carried by more than the cap are too common to be evidence; each key's records are read
+    // from the key index only up to cap+1, so a very common key costs no more than a rare one. A
+    // record is a candidate when it shares two usable keys or one selective key (isCandidate), so
+    // the candidates stay few as the base grows. The record's own keys are replaced in the same
+    // statement (kept keys untouched, so the insert cannot meet the delete).
     const rows = await preparedQuery<unknown>(
       em,
       `WITH cur AS (
@@ -90,15 +94,16 @@ export class RecordLinkerService {
        ),
        del AS (DELETE FROM blocking_key WHERE source_record_id = $1 AND NOT (key = ANY($2::text[]))),
        ins AS (INSERT INTO blocking_key (key, source_record_id) SELECT unnest($2::text[]), $1 ON CONFLICT DO NOTHING),
-       usable AS (
-         SELECT k FROM unnest($2::text[]) AS k
-          WHERE (SELECT count(*) FROM (SELECT 1 FROM blocking_key b WHERE b.key = k AND b.source_record_id <> $1 LIMIT $5::integer + 1) x) <= $5::integer
+       hit AS (
+         SELECT k.k, b.source_record_id FROM unnest($2::text[]) AS k(k)
+          CROSS JOIN LATERAL (SELECT bk.source_record_id FROM blocking_key bk WHERE bk.key = k.k AND bk.source_record_id <> $1 LIMIT $5::integer + 1) b
        ),
-       cand AS (
-         SELECT lr.source_record_id, lr.person_id, lr.normalised FROM linkage_record lr
-          WHERE lr.source_record_id IN (SELECT source_record_id FROM blocking_key WHERE key IN (SELECT k FROM usable))
-            AND lr.source_record_id <> $1
+       sized AS (SELECT source_record_id, count(*) OVER (PARTITION BY k) AS n FROM hit),
+       picked AS (
+         SELECT source_record_id FROM sized WHERE n <= $5::integer
+          GROUP BY source_record_id HAVING count(*) >= 2 OR min(n) <= $6::integer
        ),
+       cand AS (SELECT lr.source_record_id, lr.person_id, lr.normalised FROM picked JOIN linkage_record lr USING (source_record_id)),
        ids AS (SELECT 'r:' || $1::bigint AS id UNION SELECT 'r:' || source_record_id FROM cand UNION SELECT 'p:' || person_id FROM cand)
        SELECT (SELECT json_build_array(person_id, locked, shared) FROM cur) AS cur,
               (SELECT json_agg(json_build_array(source_record_id::text, person_id, normalised)) FROM cand) AS cand,
@@ -106,8 +111,9 @@ export class RecordLinkerService {
                 WHERE (field = 'first' AND value = $3::text) OR (field = 'last' AND value = $4::text)) AS tf,
               (SELECT json_agg(json_build_array(kind, a, b)) FROM steward_constraint
                 WHERE revoked_at IS NULL AND (a IN (SELECT id FROM ids) OR b IN (SELECT id FROM ids))) AS cons
-              ${needTotal ? ', (SELECT count(*) FROM linkage_record) AS total' : ''}`,
-      [recordId, keys, names.firstName, names.lastName, DEFAULT_KEY_CAP],
+              ${needTotal ? `, (SELECT CASE WHEN c.reltuples >= 100000 THEN c.reltuples::bigint ELSE (SELECT count(*) FROM linkage_record) END
+                    FROM pg_class c WHERE c.oid = 'linkage_record'::regclass) AS total` : ''}`,
+      [recordId, keys, names.firstName, names.lastName, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY],
     );
     const row = rows[0] as {
       cur: [string, boolean, boolean] | null;

@@ -37,6 +37,13 @@ export const BLOCKING_RULES: readonly BlockingRule[] = [
     keys: (r) => namePhons(r).flatMap((p) => years(r).map((y) => `${p}:${y}`)),
   },
   {
+    // Selective at any base size: catches a nickname or a changed surname on the same DOB, where
+    // `dob` alone and a surname sound + year are both too common in a large base.
+    name: 'dp',
+    description: 'phonetic code of first name or surname + exact date of birth',
+    keys: (r) => namePhons(r).flatMap((p) => fullDobs(r).map((d) => `${p}:${d}`)),
+  },
+  {
     name: 'iym',
     description: 'initials of both names + birth year and month',
     keys: (r) => r.names.flatMap((n) => fullDobs(r).map((d) => `${initials(n.first, n.last)}:${d.slice(0, 6)}`)),
@@ -87,12 +94,30 @@ export function blockingKeys(n: NormalisedRecord, rules: readonly BlockingRule[]
  */
 export const DEFAULT_KEY_CAP = 200;
 
+/**
+ * Keys carried by at most this many other records are "selective": one shared selective key
+ * makes a candidate. A key between this and the cap (a surname sound + birth year in a large
+ * base) makes a candidate only together with a second shared key. Without this, the records
+ * reached through mid-size keys grow with the base (each key fills up to the cap), and so does
+ * the cost of linking one record; true pairs almost always share several keys (DOB, initials +
+ * DOB parts, both name sounds + year). Chosen by measurement, see docs/linkage.md section 5.
+ */
+export const DEFAULT_SELECTIVE_KEY = 20;
+
 export function isKeyCapped(recordsWithKey: number, cap: number = DEFAULT_KEY_CAP): boolean {
   return recordsWithKey > cap;
 }
 
-/** Candidate pairs (index pairs i<j) from a batch, honouring the cap. Used by training and tests. */
-export function blockedPairs(keysPerRecord: readonly string[][], cap: number = DEFAULT_KEY_CAP): [number, number][] {
+/**
+ * Candidate rule over the usable (not capped) keys a record shares with another:
+ * two or more of them, or one selective one (`smallestKeyRecords` <= selective).
+ */
+export function isCandidate(sharedKeys: number, smallestKeyRecords: number, selective: number = DEFAULT_SELECTIVE_KEY): boolean {
+  return sharedKeys >= 2 || (sharedKeys >= 1 && smallestKeyRecords <= selective);
+}
+
+/** Candidate pairs (index pairs i<j) from a batch, honouring the cap and the candidate rule. Used by training and tests. */
+export function blockedPairs(keysPerRecord: readonly string[][], cap: number = DEFAULT_KEY_CAP, selective: number = DEFAULT_SELECTIVE_KEY): [number, number][] {
   const index = new Map<string, number[]>();
   keysPerRecord.forEach((keys, i) => {
     for (const k of keys) {
@@ -101,21 +126,25 @@ export function blockedPairs(keysPerRecord: readonly string[][], cap: number = D
       list.push(i);
     }
   });
-  const seen = new Set<number>();
   const n = keysPerRecord.length;
-  const pairs: [number, number][] = [];
+  // pair code -> shared usable keys, and whether one of them is selective
+  const shared = new Map<number, number>();
+  const viaSelective = new Set<number>();
   for (const list of index.values()) {
     if (list.length < 2 || isKeyCapped(list.length, cap)) continue;
+    // A record's own entry is not counted, as the service counts "other records with the key".
+    const small = list.length - 1 <= selective;
     for (let x = 0; x < list.length; x++) {
       for (let y = x + 1; y < list.length; y++) {
-        const i = list[x];
-        const j = list[y];
-        const code = i * n + j;
-        if (seen.has(code)) continue;
-        seen.add(code);
-        pairs.push([i, j]);
+        const code = list[x] * n + list[y];
+        shared.set(code, (shared.get(code) ?? 0) + 1);
+        if (small) viaSelective.add(code);
       }
     }
+  }
+  const pairs: [number, number][] = [];
+  for (const [code, count] of shared) {
+    if (isCandidate(count, viaSelective.has(code) ? 0 : Infinity, selective)) pairs.push([Math.floor(code / n), code % n]);
   }
   return pairs;
 }

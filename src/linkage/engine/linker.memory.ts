@@ -1,6 +1,6 @@
 // In-memory incremental linker: the same steps the service runs per record
 // (normalise -> keys -> candidates via key index with cap -> score persons -> decide).
-import { blockingKeys, DEFAULT_KEY_CAP, isKeyCapped } from './blocking.rules';
+import { blockingKeys, DEFAULT_KEY_CAP, isCandidate, isKeyCapped } from './blocking.rules';
 import { decide, type Decision, type StewardConstraints } from './link.decide';
 import { scoreCandidates } from './candidate.score';
 import { normaliseRecord } from './record.normalise';
@@ -13,6 +13,8 @@ export interface LinkerOptions {
   /** Fixed TF table, or 'incremental' to count names as records arrive (like the service). */
   tf?: TermFrequencies | 'incremental';
   keyCap?: number;
+  /** Keys with at most this many records make a candidate alone (DEFAULT_SELECTIVE_KEY). */
+  selectiveKey?: number;
   constraints?: StewardConstraints;
   thresholds?: { upper: number; lower: number };
 }
@@ -45,12 +47,20 @@ export class InMemoryLinker {
     if (this.incrementalTf && this.tf) updateTermFrequencies(this.tf, rec);
     const keys = blockingKeys(rec);
     const cap = this.opts.keyCap ?? DEFAULT_KEY_CAP;
-    const candidateIds = new Set<string>();
+    // Shared usable keys per record, and the smallest of those keys (the service's candidate rule).
+    const hits = new Map<string, { shared: number; smallest: number }>();
     for (const k of keys) {
       const list = this.keyIndex.get(k);
       if (!list || isKeyCapped(list.length, cap)) continue;
-      for (const id of list) candidateIds.add(id);
+      for (const id of list) {
+        const h = hits.get(id);
+        if (h) {
+          h.shared++;
+          h.smallest = Math.min(h.smallest, list.length);
+        } else hits.set(id, { shared: 1, smallest: list.length });
+      }
     }
+    const candidateIds = new Set([...hits].filter(([, h]) => isCandidate(h.shared, h.smallest, this.opts.selectiveKey)).map(([id]) => id));
     const byPerson = new Map<string, NormalisedRecord[]>();
     for (const id of candidateIds) {
       const other = this.records.get(id);

@@ -1,4 +1,4 @@
-import { blockedPairs, blockingKeys, isKeyCapped, DEFAULT_KEY_CAP } from '../../../src/linkage/engine/blocking.rules';
+import { blockedPairs, blockingKeys, isCandidate, isKeyCapped, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY } from '../../../src/linkage/engine/blocking.rules';
 import { normaliseRecord } from '../../../src/linkage/engine/record.normalise';
 import { febrl, norm } from './data.helper';
 
@@ -40,6 +40,36 @@ describe('blocking', () => {
     const keys = Array.from({ length: 5 }, () => ['common:x']);
     expect(blockedPairs(keys, 4)).toEqual([]);
     expect(blockedPairs(keys, 5)).toHaveLength(10);
+  });
+
+  it('makes a candidate from two shared keys, or from one selective key only', () => {
+    expect(isCandidate(1, DEFAULT_SELECTIVE_KEY)).toBe(true);
+    expect(isCandidate(1, DEFAULT_SELECTIVE_KEY + 1)).toBe(false);
+    expect(isCandidate(2, DEFAULT_KEY_CAP)).toBe(true);
+    expect(isCandidate(0, 0)).toBe(false);
+    // 30 records share a mid-size key; 0..14 share a second mid-size key; 20 and 21 a selective one.
+    const keys = Array.from({ length: 30 }, (_, i) => ['mid:x', ...(i < 15 ? ['mid:y'] : [])]);
+    keys[20].push('sel:w');
+    keys[21].push('sel:w');
+    const got = new Set(blockedPairs(keys, DEFAULT_KEY_CAP, 10).map((p) => p.join('-')));
+    expect(got.size).toBe((15 * 14) / 2 + 1);
+    expect(got.has('0-14')).toBe(true);
+    expect(got.has('20-21')).toBe(true);
+    expect(got.has('15-16')).toBe(false);
+    expect(got.has('0-15')).toBe(false);
+    // With a higher selective bound every pair of the mid-size key is a candidate again.
+    expect(blockedPairs(keys, DEFAULT_KEY_CAP, 30)).toHaveLength((30 * 29) / 2);
+  });
+
+  it('has a DOB + name-sound key that meets a nickname or a new surname on the same DOB', () => {
+    const a = norm({ id: 'a', firstName: 'Robert', lastName: 'Smith', dateOfBirth: '1981-01-08' });
+    const b = norm({ id: 'b', firstName: 'Bob', lastName: 'Smith', dateOfBirth: '1981-01-08' });
+    const c = norm({ id: 'c', firstName: 'Robert', lastName: 'Jones', dateOfBirth: '1981-01-08' });
+    const dp = (r: ReturnType<typeof norm>): string[] => blockingKeys(r).filter((k) => k.startsWith('dp:'));
+    expect(dp(a).filter((k) => dp(b).includes(k))).toEqual(['dp:SM0:19810108']);
+    expect(dp(a).filter((k) => dp(c).includes(k))).toHaveLength(1);
+    // A 1 January placeholder makes no DOB key.
+    expect(dp(norm({ id: 'd', firstName: 'Robert', lastName: 'Smith', dateOfBirth: '1981-01-01' }))).toEqual([]);
   });
 
   it('keeps >= 99.5% of true pairs on FEBRL dataset3 and dataset2 with few candidate pairs', () => {

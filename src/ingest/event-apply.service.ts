@@ -333,7 +333,8 @@ export class EventApplyService {
     for (const p of toLink) for (const k of blockingKeys(normaliseRecord({ ...p.demographics!, id: p.recId! }))) keys.add(k);
     if (keys.size) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [[...keys].sort()]);
     const links = new Map<string, LinkResult>();
-    for (const p of toLink) links.set(p.recId!, await this.linker.linkRecord(em, p.recId!, p.demographics!));
+    // The keys are held: each link skips its own lock statement (keys it derives differently still get locked).
+    for (const p of toLink) links.set(p.recId!, await this.linker.linkRecord(em, p.recId!, p.demographics!, keys));
 
     // Each touched person is refolded once for the whole batch.
     const { changes, personOf } = await this.projection.afterApplyBatch(em, ordered.map((p) => ({ sourceRecordId: p.recId!, link: links.get(p.recId!) ?? null })));

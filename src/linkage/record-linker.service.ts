@@ -40,11 +40,15 @@ export class RecordLinkerService {
    * key replacement, the candidates, the name counts and the steward constraints; (2) every write
    * of the decision in one statement of data-modifying CTEs.
    */
-  async linkRecord(em: EntityManager, sourceRecordId: string, demographics: Omit<RawPersonRecord, 'id'>): Promise<LinkResult> {
+  async linkRecord(
+    em: EntityManager, sourceRecordId: string, demographics: Omit<RawPersonRecord, 'id'>,
+    /** Keys the caller already holds in this transaction (the ingest batch locks all its records' keys in one sorted statement). */
+    lockedKeys?: ReadonlySet<string>,
+  ): Promise<LinkResult> {
     const model = await this.models.active(em);
     const rec = normaliseRecord({ ...demographics, id: sourceRecordId });
     const keys = blockingKeys(rec);
-    const found = await this.lockAndRead(em, sourceRecordId, rec, keys);
+    const found = await this.lockAndRead(em, sourceRecordId, rec, keys, lockedKeys);
     const prev = found.current ?? undefined;
     const tf = neutralForUnseen(found.tf, rec, model);
 
@@ -74,12 +78,13 @@ export class RecordLinkerService {
    * with this one and committed before us. Both are prepared: planning the read cost more than a
    * round trip.
    */
-  private async lockAndRead(em: EntityManager, recordId: string, rec: NormalisedRecord, keys: string[]): Promise<LinkRead> {
+  private async lockAndRead(em: EntityManager, recordId: string, rec: NormalisedRecord, keys: string[], lockedKeys?: ReadonlySet<string>): Promise<LinkRead> {
     const names = termValues(rec);
     // The record count scales name frequencies; past 100,000 records the planner's estimate is
     // close enough and costs nothing, where count(*) would scan the table.
     const needTotal = !this.totalCache || Date.now() - this.totalCache.at > 10_000;
-    if (keys.length) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [keys]);
+    const toLock = lockedKeys ? keys.filter((k) => !lockedKeys.has(k)) : keys;
+    if (toLock.length) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [toLock]);
     // Keys carried by more than the cap are too common to be evidence; each key's records are read
     // from the key index only up to cap+1, so a very common key costs no more than a rare one. A
     // record is a candidate when it shares two usable keys or one selective key (isCandidate), so

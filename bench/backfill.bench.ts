@@ -14,6 +14,8 @@ import { populationEvents } from '../test/support/population-events';
 const log = (m: string): void => void process.stderr.write(`bench: ${m}\n`);
 const RECORDS = Number(process.env.BACKFILL_RECORDS ?? 100_000);
 const CHUNK = process.env.BACKFILL_CHUNK ?? '2000';
+// The in-memory copy of the linked base takes about 6 KB per record: room for 1M and more.
+const HEAP_MB = process.env.BACKFILL_HEAP_MB ?? '12288';
 const BASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/familiar_faces';
 const DB = 'ff_bench_backfill';
 const dbUrl = (name: string): string => {
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
   await admin.end();
-  const env = { DATABASE_URL: dbUrl(DB), QUEUE_PREFIX: `ffbench${process.pid}`, LOG_LEVEL: 'error' };
+  const env = { DATABASE_URL: dbUrl(DB), QUEUE_PREFIX: `ffbench${process.pid}`, LOG_LEVEL: 'error', NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` };
   const m = await run(['migrate'], env);
   if (m.code !== 0) throw new Error(`migrate failed: ${m.stderr}`);
   for (const f of files) {

@@ -40,7 +40,7 @@ const pid = (id: string): string => `p:${id}`;
  */
 export class BulkLinker {
   private readonly records = new Map<string, Held>();
-  private readonly keyIndex = new Map<string, Set<string>>();
+  private readonly keyIndex = new Map<string, string[]>();
   private readonly personSize = new Map<string, number>();
   private readonly first = new Map<string, number>();
   private readonly last = new Map<string, number>();
@@ -90,7 +90,7 @@ export class BulkLinker {
     const candidateIds = new Set<string>();
     for (const k of keys) {
       const ids = this.keyIndex.get(k);
-      if (!ids || ids.size > this.keyCap) continue;
+      if (!ids || ids.length > this.keyCap) continue;
       for (const id of ids) candidateIds.add(id);
     }
     const tf = neutralForUnseen(this.tfFor(rec), rec, model);
@@ -149,8 +149,8 @@ export class BulkLinker {
     this.personSize.set(h.personId, (this.personSize.get(h.personId) ?? 0) + 1);
     for (const k of h.keys) {
       const ids = this.keyIndex.get(k);
-      if (ids) ids.add(recordId);
-      else this.keyIndex.set(k, new Set([recordId]));
+      if (ids) ids.push(recordId);
+      else this.keyIndex.set(k, [recordId]);
     }
   }
 
@@ -159,6 +159,10 @@ export class BulkLinker {
     const left = (this.personSize.get(h.personId) ?? 1) - 1;
     if (left > 0) this.personSize.set(h.personId, left);
     else this.personSize.delete(h.personId);
-    for (const k of h.keys) this.keyIndex.get(k)?.delete(recordId);
+    for (const k of h.keys) {
+      const ids = this.keyIndex.get(k);
+      const at = ids ? ids.indexOf(recordId) : -1;
+      if (at >= 0) ids!.splice(at, 1);
+    }
   }
 }

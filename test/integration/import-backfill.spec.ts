@@ -47,6 +47,21 @@ async function partition(stack: TestStack): Promise<{ groups: string[]; personOf
   return { groups: [...members.values()].map((m) => m.sort().join(' ')).sort(), personOf };
 }
 
+/** Records whose link decision met two persons above the upper threshold. */
+async function tiedRecords(stack: TestStack): Promise<string[]> {
+  const rows = await stack.query<{ k: string }>(
+    `SELECT DISTINCT s.code || ':' || sr.record_id AS k FROM link_decision d
+       JOIN source_record sr ON sr.id = d.source_record_id JOIN source s ON s.id = sr.source_id
+      WHERE 'possible_duplicate_persons' = ANY(d.flags)`,
+  );
+  return rows.map((r) => r.k);
+}
+
+/** Partition groups with the given records taken out (empty groups dropped). */
+function without(groups: string[], records: Set<string>): string[] {
+  return groups.map((g) => g.split(' ').filter((r) => !records.has(r)).join(' ')).filter((g) => g !== '').sort();
+}
+
 /** The familiar-faces read model per person, keyed by the person's records (ids differ between runs). */
 async function readModel(stack: TestStack, personOf: Map<string, string>): Promise<Map<string, unknown>> {
   const rows = await stack.query<Record<string, unknown> & { person_id: string }>(
@@ -113,7 +128,12 @@ describe('import --backfill', () => {
     const bulkPartition = await partition(bulk);
     expect(bulkPartition.groups.length).toBeGreaterThan(50);
     expect(bulkPartition.groups.some((g) => g.includes(' '))).toBe(true); // people with several records were linked
-    expect(bulkPartition.groups).toEqual(livePartition.groups);
+    // A record that matches two persons equally well goes to the one decide() sorts first, by person
+    // id: random UUIDs, so it may land on either in any two runs (worker runs too). Such records are
+    // flagged possible_duplicate_persons; everything else must be identical.
+    const tied = new Set([...await tiedRecords(live), ...await tiedRecords(bulk)]);
+    expect(tied.size).toBeLessThan(bulkPartition.personOf.size / 50);
+    expect(without(bulkPartition.groups, tied)).toEqual(without(livePartition.groups, tied));
 
     // Same stored effects: every inbox row applied, the same events and versions, the same decisions.
     const counts = async (s: TestStack): Promise<unknown> => (await s.query(
@@ -130,7 +150,8 @@ describe('import --backfill', () => {
     const liveModel = await readModel(live, livePartition.personOf);
     const bulkModel = await readModel(bulk, bulkPartition.personOf);
     expect(bulkModel.size).toBe(bulkPartition.groups.length);
-    expect(Object.fromEntries(bulkModel)).toEqual(Object.fromEntries(liveModel));
+    const untied = (m: Map<string, unknown>): Record<string, unknown> => Object.fromEntries([...m].filter(([k]) => !k.split(' ').some((r) => tied.has(r))));
+    expect(untied(bulkModel)).toEqual(untied(liveModel));
 
     // Decisions carry the service's explanation shape.
     const [d] = await bulk.query<{ explanation: Record<string, unknown>; actor: string; model_version: string }>(
@@ -151,7 +172,8 @@ describe('import --backfill', () => {
     expect(s).toEqual(expect.objectContaining({ accepted: 0, duplicate: f.events.length }));
     expect(s.backfill).toEqual(expect.objectContaining({ applied: 0, linked: 0, newPersons: 0, chunks: 0 }));
     expect(await bulk.query(`SELECT (SELECT count(*) FROM link_decision) AS d, (SELECT count(*) FROM person) AS p, (SELECT count(*) FROM record_event) AS e`)).toEqual(before);
-    expect((await partition(bulk)).groups).toEqual(livePartition.groups);
+    const tied = new Set([...await tiedRecords(live), ...await tiedRecords(bulk)]);
+    expect(without((await partition(bulk)).groups, tied)).toEqual(without(livePartition.groups, tied));
   });
 
   it('finishes rows an earlier run left pending (interrupted, or queued by a plain import)', async () => {

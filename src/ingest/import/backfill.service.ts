@@ -158,6 +158,8 @@ WITH p AS (
 SELECT count(*)::int AS n FROM unnest($2::bigint[])`;
 
 const PROGRESS_EVERY_MS = 500;
+/** Records linked per write statement. */
+const LINK_SLICE = 250;
 
 /**
  * `import --backfill`: the file goes into the inbox exactly as `import` puts it there (same
@@ -353,8 +355,23 @@ export class BackfillService {
 
     // Linked one by one in record-id order (new records last, by their new ids), as the worker does.
     const toLink = [...plans.values()].filter((p) => p.changed).sort((x, y) => Number(x.recId) - Number(y.recId));
-    const links: BulkLink[] = toLink.map((p) => linker.link(p.recId!, p.demographics!));
-    const tasks = await this.writeLinks(em, links, linker.model.version);
+    // In slices: PostgreSQL writes one slice while the next is linked here (the driver queues the
+    // statements on the transaction's connection, in order).
+    const decisionIds = toLink.length
+      ? (await preparedQuery<{ id: string }>(em, `SELECT nextval(pg_get_serial_sequence('link_decision', 'id'))::text AS id FROM generate_series(1, $1::integer)`, [toLink.length])).map((r) => r.id)
+      : [];
+    const links: BulkLink[] = [];
+    const writes: Promise<number>[] = [];
+    for (let i = 0; i < toLink.length; i += LINK_SLICE) {
+      const part = toLink.slice(i, i + LINK_SLICE).map((p) => linker.link(p.recId!, p.demographics!));
+      writes.push(this.writeLinks(em, part, decisionIds.slice(i, i + part.length), linker.model.version));
+      links.push(...part);
+      await new Promise((r) => setImmediate(r));
+    }
+    const settled = await Promise.allSettled(writes);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const tasks = settled.reduce((n, r) => n + (r.status === 'fulfilled' ? r.value : 0), 0);
 
     // Each touched person refolded once, by the projection (its locks, load, fold and write).
     const persons = new Set<string>();
@@ -379,17 +396,12 @@ export class BackfillService {
   }
 
   /** Persons, decisions, links, keys, retirements and review tasks of the chunk, in one statement. Returns the task count. */
-  private async writeLinks(em: EntityManager, links: BulkLink[], modelVersion: string): Promise<number> {
+  private async writeLinks(em: EntityManager, links: BulkLink[], ids: string[], modelVersion: string): Promise<number> {
     if (links.length === 0) return 0;
-    const ids = await preparedQuery<{ id: string }>(
-      em,
-      `SELECT nextval(pg_get_serial_sequence('link_decision', 'id'))::text AS id FROM generate_series(1, $1::integer)`,
-      [links.length],
-    );
     const c = Array.from({ length: 24 }, () => [] as unknown[]);
     const [newPersons, dId, dRec, dPerson, dPrev, dAction, dReason, dProb, dWeight, dExpl, dFlags, dNorm, , kdKey, kdRec, kiKey, kiRec, rId, rInto, tKind, tRec, tPersons, tProb, tDec] = c;
     links.forEach((l, i) => {
-      const id = ids[i].id;
+      const id = ids[i];
       if (l.created) newPersons.push(l.personId);
       dId.push(id); dRec.push(l.recordId); dPerson.push(l.personId); dPrev.push(l.previousPersonId); dAction.push(l.action); dReason.push(l.reason);
       dProb.push(l.probability); dWeight.push(l.weight); dExpl.push(JSON.stringify(l.explanation)); dFlags.push(JSON.stringify(l.flags)); dNorm.push(JSON.stringify(l.normalised));

@@ -512,7 +512,8 @@ async function main(): Promise<void> {
       `${fmt(EVENTS)} events per backlog over ~${fmt(EVENTS / 5)} records of the synthetic county (linkage engine's generator) from ${sources.length} sources`,
       `batches of ${BATCH}`,
       `${CONNECTIONS} concurrent connections`,
-      'WORKER_CONCURRENCY, DB_POOL_SIZE and other settings at their defaults, LOG_LEVEL=warn',
+      `worker settings ${['WORKER_CONCURRENCY', 'INGEST_APPLY_BATCH_SIZE', 'INGEST_APPLY_PARALLEL', 'INGEST_APPLY_LINGER_MS', 'DB_POOL_SIZE']
+        .map((k) => `${k}=${process.env[k] ?? 'default'}`).join(', ')} (defaults in README), LOG_LEVEL=warn`,
       `PostgreSQL synchronous_commit=${(await pg.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0].synchronous_commit}`,
     ].join('; ');
 

@@ -54,14 +54,14 @@ export class AppConfig {
   @IsInt({ message: 'WORKER_CONCURRENCY must be an integer' })
   @Min(1)
   @Max(2000)
-  WORKER_CONCURRENCY = 200;
+  WORKER_CONCURRENCY = 500;
 
   /** Most events one apply transaction takes (1 = every event in its own transaction). */
   @Transform(toInt)
   @IsInt({ message: 'INGEST_APPLY_BATCH_SIZE must be an integer' })
   @Min(1, { message: 'INGEST_APPLY_BATCH_SIZE must be 1 to 1000' })
   @Max(1000, { message: 'INGEST_APPLY_BATCH_SIZE must be 1 to 1000' })
-  INGEST_APPLY_BATCH_SIZE = 100;
+  INGEST_APPLY_BATCH_SIZE = 200;
 
   /** Apply batches one worker process runs at once (each on its own connection). */
   @Transform(toInt)

@@ -62,7 +62,8 @@ export function populationEvents(opts: { seed: number; persons: number; extraEve
     let s = bySource.get(source);
     if (!s) bySource.set(source, (s = { source, kind: KIND[g.source] ?? 'provider', events: [] }));
     const subject = contractSubject(g.record);
-    const at = (k: number): string => new Date(base + (n * 10 + k) * 60_000).toISOString();
+    // Seconds apart: a million records stay in the past (the contract refuses occurredAt in the future).
+    const at = (k: number): string => new Date(base + (n * 10 + k) * 1000).toISOString();
     s.events.push({ eventId: `e-${n}`, type: 'service', occurredAt: at(0), subject, details: { serviceType: 'intake' } });
     if (opts.extraEvery && n % opts.extraEvery === 0) {
       s.events.push(n % 2

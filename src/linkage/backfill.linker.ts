@@ -1,4 +1,4 @@
-import { blockingKeys, DEFAULT_KEY_CAP } from './engine/blocking.rules';
+import { blockingKeys, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, isCandidate, isKeyCapped } from './engine/blocking.rules';
 import { decide, type CandidatePerson, type StewardConstraints } from './engine/link.decide';
 import type { ModelParams } from './engine/model.params';
 import { explain, scorePair } from './engine/model.score';
@@ -51,6 +51,7 @@ export class BulkLinker {
     readonly model: ModelParams,
     private readonly newPersonId: () => string,
     private readonly keyCap = DEFAULT_KEY_CAP,
+    private readonly selective = DEFAULT_SELECTIVE_KEY,
   ) {}
 
   get size(): number {
@@ -87,12 +88,23 @@ export class BulkLinker {
     // The service replaces the record's keys, then counts every other record per key.
     if (held) this.remove(recordId, held);
 
-    const candidateIds = new Set<string>();
-    for (const k of keys) {
+    // The service's candidate rule: usable keys (not over the cap) shared with the record, two of
+    // them or one selective one.
+    const shared = new Map<string, { keys: number; smallest: number }>();
+    for (const k of new Set(keys)) {
       const ids = this.keyIndex.get(k);
-      if (!ids || ids.length > this.keyCap) continue;
-      for (const id of ids) candidateIds.add(id);
+      if (!ids || isKeyCapped(ids.length, this.keyCap)) continue;
+      for (const id of ids) {
+        const s = shared.get(id);
+        if (!s) shared.set(id, { keys: 1, smallest: ids.length });
+        else {
+          s.keys += 1;
+          s.smallest = Math.min(s.smallest, ids.length);
+        }
+      }
     }
+    const candidateIds: string[] = [];
+    for (const [id, s] of shared) if (isCandidate(s.keys, s.smallest, this.selective)) candidateIds.push(id);
     const tf = neutralForUnseen(this.tfFor(rec), rec, model);
     const best = new Map<string, { c: CandidatePerson; other: NormalisedRecord }>();
     for (const id of candidateIds) {

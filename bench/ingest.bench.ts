@@ -387,7 +387,7 @@ function section(m: Machine, settings: string, acc: AcceptResult[], apply: Apply
     `Measured ${date} with \`npm run bench:ingest\` (bench/ingest.bench.ts). It builds, starts the real processes`,
     '(`node dist/api.main.js`, `node dist/worker.main.js`) against a fresh database `ff_bench_<ts>` and its own',
     'QUEUE_PREFIX, posts batches of full-subject events with the workers stopped (accepted/s), then starts',
-    'workers on that backlog (applied/s: first to last applied event, polled from `inbox_event.applied_at`),',
+    'workers on that backlog (applied/s: first to last applied event, polled from the `record_event` count),',
     'then does it again on a fresh backlog with 2 workers. Applying includes everything the worker does per event',
     '(source record, versions, record_event and, when demographics changed, linkage). Database and queue keys are removed at the end.',
     '',

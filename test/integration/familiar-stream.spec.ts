@@ -65,28 +65,11 @@ describe('familiar-faces stream (SSE over a Redis stream)', () => {
   let clinic: string;
   let jailManager: string;
   let clinicManager: string;
-  let sent = 0;
   const clients: SseClient[] = [];
 
-  async function send(key: string, events: Record<string, unknown>[]): Promise<void> {
-    const res = await stack.sendEvents(key, events);
-    expect(res.status).toBe(202);
-    sent += events.length;
-    const target = sent;
-    await waitFor(async () => {
-      const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
-      return Number(r.n) >= target;
-    }, 60_000, `${target} events applied`);
-  }
+  const send = (key: string, events: Record<string, unknown>[]): Promise<void> => stack.sendApplied(key, events);
 
-  async function personOf(source: string, recordId: string): Promise<string> {
-    const [r] = await stack.query<{ person_id: string }>(
-      `SELECT lr.person_id FROM linkage_record lr JOIN source_record sr ON sr.id = lr.source_record_id JOIN source s ON s.id = sr.source_id
-        WHERE s.code = $1 AND sr.record_id = $2`,
-      [source, recordId],
-    );
-    return r.person_id;
-  }
+  const personOf = (source: string, recordId: string): Promise<string> => stack.personOf(source, recordId);
 
   function open(port: number, token: string, lastEventId?: string): SseClient {
     const c = connect(port, token, lastEventId);

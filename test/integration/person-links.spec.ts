@@ -1,8 +1,7 @@
-import { LocalIssuerService } from '../../src/access/local-issuer.service';
 import type { Role } from '../../src/access/roles';
 import { PartnersService } from '../../src/partners/partners.service';
 import type { PersonLinks } from '../../src/persons/persons.controller';
-import { makeEvent, TestStack, waitFor } from '../support/stack';
+import { makeEvent, TestStack } from '../support/stack';
 
 interface AuditRow {
   seq: string;
@@ -22,34 +21,14 @@ describe('person links: match explanations for data stewards', () => {
   let jail: string;
   let court: string;
   let sud: string;
-  let sent = 0;
   const maria = { firstName: 'Maria', lastName: 'Lopez', dateOfBirth: '1980-02-03', ssn: '501-22-3344', address: { line1: '12 Elm Street', city: 'Springfield', state: 'NM', postalCode: '87001' } };
 
-  const token = (sub: string, agency: string, roles: Role[]): Promise<string> =>
-    stack.api!.get(LocalIssuerService).mint({ sub, agency, roles, ttlSeconds: 3600 });
-  const get = (path: string, tok: string, purpose: string) =>
-    stack.http().get(path).set('Authorization', `Bearer ${tok}`).set('X-Purpose-Of-Use', purpose);
+  const token = (sub: string, agency: string, roles: Role[]): Promise<string> => stack.token(sub, agency, roles);
+  const get = (path: string, tok: string, purpose?: string) => stack.read(path, tok, purpose);
 
-  async function send(key: string, events: Record<string, unknown>[]): Promise<void> {
-    const res = await stack.sendEvents(key, events);
-    expect(res.status).toBe(202);
-    for (const r of res.body.results as { status: string }[]) expect(r.status).toBe('accepted');
-    sent += events.length;
-    const target = sent;
-    await waitFor(async () => {
-      const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
-      return Number(r.n) >= target;
-    }, 60_000, `${target} events applied`);
-  }
+  const send = (key: string, events: Record<string, unknown>[]): Promise<void> => stack.sendApplied(key, events);
 
-  async function personOf(source: string, recordId: string): Promise<string> {
-    const [r] = await stack.query<{ person_id: string }>(
-      `SELECT lr.person_id FROM linkage_record lr JOIN source_record sr ON sr.id = lr.source_record_id JOIN source s ON s.id = sr.source_id
-        WHERE s.code = $1 AND sr.record_id = $2`,
-      [source, recordId],
-    );
-    return r.person_id;
-  }
+  const personOf = (source: string, recordId: string): Promise<string> => stack.personOf(source, recordId);
 
   const entries = (action: string): Promise<AuditRow[]> =>
     stack.query<AuditRow>(`SELECT seq::text AS seq, actor, role, purpose, action, resource, person_ids, outcome, details FROM audit_entry WHERE action = $1 ORDER BY seq`, [action]);

@@ -1,4 +1,3 @@
-import { LocalIssuerService } from '../../src/access/local-issuer.service';
 import type { Role } from '../../src/access/roles';
 import { makeEvent, TestStack, waitFor } from '../support/stack';
 
@@ -23,39 +22,17 @@ describe('familiar-faces read APIs', () => {
   let clinicManager: string;
   let steward: string;
   let admin: string;
-  let sent = 0;
 
   const iso = (msFromNow: number): string => new Date(Date.now() + msFromNow).toISOString();
   const DAY = 86_400_000;
 
-  async function token(sub: string, agency: string, role: Role): Promise<string> {
-    return stack.api!.get(LocalIssuerService).mint({ sub, agency, roles: [role], ttlSeconds: 3600 });
-  }
+  const token = (sub: string, agency: string, role: Role): Promise<string> => stack.token(sub, agency, role);
 
-  async function send(key: string, events: Record<string, unknown>[]): Promise<void> {
-    const res = await stack.sendEvents(key, events);
-    expect(res.status).toBe(202);
-    for (const r of res.body.results as { status: string }[]) expect(r.status).toBe('accepted');
-    sent += events.length;
-    const target = sent;
-    await waitFor(async () => {
-      const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
-      return Number(r.n) >= target;
-    }, 60_000, `${target} events applied`);
-  }
+  const send = (key: string, events: Record<string, unknown>[]): Promise<void> => stack.sendApplied(key, events);
 
-  function get(path: string, tok: string, purpose = 'care_coordination') {
-    return stack.http().get(path).set('Authorization', `Bearer ${tok}`).set('X-Purpose-Of-Use', purpose);
-  }
+  const get = (path: string, tok: string, purpose?: string) => stack.read(path, tok, purpose);
 
-  async function personOf(source: string, recordId: string): Promise<string> {
-    const [r] = await stack.query<{ person_id: string }>(
-      `SELECT lr.person_id FROM linkage_record lr JOIN source_record sr ON sr.id = lr.source_record_id JOIN source s ON s.id = sr.source_id
-        WHERE s.code = $1 AND sr.record_id = $2`,
-      [source, recordId],
-    );
-    return r.person_id;
-  }
+  const personOf = (source: string, recordId: string): Promise<string> => stack.personOf(source, recordId);
 
   // Response bodies are JSON; arr() types a list in them for the assertions.
   const arr = <T = Entry>(v: unknown): T[] => v as T[];

@@ -1,6 +1,5 @@
-import { LocalIssuerService } from '../../src/access/local-issuer.service';
 import type { Role } from '../../src/access/roles';
-import { makeEvent, TestStack, waitFor } from '../support/stack';
+import { makeEvent, TestStack } from '../support/stack';
 
 /**
  * The read path narrows in SQL (person_view.filter_keys) before the policy decides each row. These
@@ -15,42 +14,22 @@ describe('read path: SQL narrowing agrees with the access policy', () => {
   let jailManager: string;
   let clinicManager: string;
   let steward: string;
-  let sent = 0;
 
   const DAY = 86_400_000;
   const iso = (msFromNow: number): string => new Date(Date.now() + msFromNow).toISOString();
 
-  async function token(sub: string, agency: string, role: Role): Promise<string> {
-    return stack.api!.get(LocalIssuerService).mint({ sub, agency, roles: [role], ttlSeconds: 3600 });
-  }
+  const token = (sub: string, agency: string, role: Role): Promise<string> => stack.token(sub, agency, role);
 
-  async function send(key: string, events: Record<string, unknown>[]): Promise<void> {
-    const res = await stack.sendEvents(key, events);
-    expect(res.status).toBe(202);
-    sent += events.length;
-    const target = sent;
-    await waitFor(async () => {
-      const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
-      return Number(r.n) >= target;
-    }, 60_000, `${target} events applied`);
-  }
+  const send = (key: string, events: Record<string, unknown>[]): Promise<void> => stack.sendApplied(key, events);
 
-  const get = (path: string, tok: string, purpose = 'care_coordination') =>
-    stack.http().get(path).set('Authorization', `Bearer ${tok}`).set('X-Purpose-Of-Use', purpose);
+  const get = (path: string, tok: string, purpose?: string) => stack.read(path, tok, purpose);
 
   async function ids(path: string, tok: string, purpose?: string): Promise<string[]> {
     const res = await get(path, tok, purpose).expect(200);
     return (res.body.items as { personId: string }[]).map((e) => e.personId);
   }
 
-  async function personOf(source: string, recordId: string): Promise<string> {
-    const [r] = await stack.query<{ person_id: string }>(
-      `SELECT lr.person_id FROM linkage_record lr JOIN source_record sr ON sr.id = lr.source_record_id JOIN source s ON s.id = sr.source_id
-        WHERE s.code = $1 AND sr.record_id = $2`,
-      [source, recordId],
-    );
-    return r.person_id;
-  }
+  const personOf = (source: string, recordId: string): Promise<string> => stack.personOf(source, recordId);
 
   const dana = { recordId: 'D-1', firstName: 'Dana', lastName: 'Okonkwo', dateOfBirth: '1975-05-06', sex: 'F', ssn: '512-66-7788' };
 

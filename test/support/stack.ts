@@ -5,6 +5,8 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { LocalIssuerService } from '../../src/access/local-issuer.service';
+import type { Role } from '../../src/access/roles';
 import { createHttpApp, createWorkerContext } from '../../src/app/bootstrap';
 import { PartnersService } from '../../src/partners/partners.service';
 import { RUN_ID_VAR, serverUrl, templateDb, testDbPrefix } from './run-env';
@@ -112,6 +114,40 @@ export class TestStack {
 
   async sendEvents(key: string, events: unknown[]): Promise<request.Response> {
     return this.http().post('/api/v1/events').set('Authorization', `Bearer ${key}`).send({ events });
+  }
+
+  /** Sends events that must all be accepted, then waits until the inbox has nothing left to apply. */
+  async sendApplied(key: string, events: unknown[], timeoutMs = 60_000): Promise<void> {
+    const res = await this.sendEvents(key, events);
+    if (res.status !== 202) throw new Error(`POST /api/v1/events answered ${res.status}: ${JSON.stringify(res.body)}`);
+    const refused = (res.body.results as { eventId: string; status: string }[]).filter((r) => r.status !== 'accepted');
+    if (refused.length > 0) throw new Error(`events not accepted: ${JSON.stringify(refused)}`);
+    await waitFor(async () => {
+      const [r] = await this.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NULL AND dead_lettered_at IS NULL`);
+      return Number(r.n) === 0;
+    }, timeoutMs, 'every accepted event applied');
+  }
+
+  /** A bearer token from the stack's local issuer. */
+  token(sub: string, agency: string, roles: Role | Role[], ttlSeconds = 3600): Promise<string> {
+    if (!this.api) throw new Error('no api in this stack');
+    return this.api.get(LocalIssuerService).mint({ sub, agency, roles: Array.isArray(roles) ? roles : [roles], ttlSeconds });
+  }
+
+  /** GET as a person, with the purpose of use the read states. */
+  read(path: string, token: string, purpose = 'care_coordination'): request.Test {
+    return this.http().get(path).set('Authorization', `Bearer ${token}`).set('X-Purpose-Of-Use', purpose);
+  }
+
+  /** The person a source record is linked to. */
+  async personOf(source: string, recordId: string): Promise<string> {
+    const [r] = await this.query<{ person_id: string }>(
+      `SELECT lr.person_id FROM linkage_record lr JOIN source_record sr ON sr.id = lr.source_record_id JOIN source s ON s.id = sr.source_id
+        WHERE s.code = $1 AND sr.record_id = $2`,
+      [source, recordId],
+    );
+    if (!r) throw new Error(`no linked record ${source}/${recordId}`);
+    return r.person_id;
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {

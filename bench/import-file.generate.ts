@@ -1,6 +1,7 @@
-// Writes a synthetic NDJSON file of contract-v1 events for the bulk-import benchmark.
+// Writes a synthetic NDJSON file of contract-v1 events for the bulk-import benchmarks.
 // Run: npx ts-node --transpile-only bench/import-file.generate.ts <rows> <out.ndjson> [badEvery]
 // Every badEvery-th row (default 0: none) is broken, alternating malformed JSON and a bad date.
+// bench/import.bench.ts imports writeImportFile() to write a file of a given size.
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 
@@ -33,22 +34,42 @@ function event(i: number): Record<string, unknown> {
   };
 }
 
+export interface ImportFileOptions {
+  /** Stop after this many rows ... */
+  rows?: number;
+  /** ... or once the file has at least this many bytes. */
+  bytes?: number;
+  /** Every badEvery-th row is broken (0: none). */
+  badEvery?: number;
+}
+
+/** Writes the file; returns its rows and bytes. */
+export async function writeImportFile(out: string, opts: ImportFileOptions): Promise<{ rows: number; bytes: number }> {
+  const { rows = Number.MAX_SAFE_INTEGER, bytes = Number.MAX_SAFE_INTEGER, badEvery = 0 } = opts;
+  const file = createWriteStream(out);
+  let written = 0;
+  let i = 0;
+  while (i < rows && written < bytes) {
+    i += 1;
+    let line: string;
+    if (badEvery && i % badEvery === 0) {
+      line = (i / badEvery) % 2 ? `{"eventId":"bench-${i}","type":` : JSON.stringify({ ...event(i), subject: { ...(event(i).subject as object), dateOfBirth: '1980-02-30' } });
+    } else line = JSON.stringify(event(i));
+    written += Buffer.byteLength(line) + 1;
+    if (!file.write(`${line}\n`)) await once(file, 'drain');
+  }
+  file.end();
+  await once(file, 'finish');
+  return { rows: i, bytes: written };
+}
+
 async function main(): Promise<void> {
   const rows = Number(process.argv[2]);
   const out = process.argv[3];
   const badEvery = Number(process.argv[4] ?? 0);
   if (!Number.isInteger(rows) || rows < 1 || !out) throw new Error('usage: import-file.generate.ts <rows> <out.ndjson> [badEvery]');
-  const file = createWriteStream(out);
-  for (let i = 1; i <= rows; i++) {
-    let line: string;
-    if (badEvery && i % badEvery === 0) {
-      line = (i / badEvery) % 2 ? `{"eventId":"bench-${i}","type":` : JSON.stringify({ ...event(i), subject: { ...(event(i).subject as object), dateOfBirth: '1980-02-30' } });
-    } else line = JSON.stringify(event(i));
-    if (!file.write(`${line}\n`)) await once(file, 'drain');
-  }
-  file.end();
-  await once(file, 'finish');
+  await writeImportFile(out, { rows, badEvery });
   process.stderr.write(`wrote ${rows} rows to ${out}\n`);
 }
 
-void main();
+if (require.main === module) void main();

@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     log(`wrote ${w.rows} rows (${(w.bytes / 2 ** 20).toFixed(0)} MB) to ${file} in ${((Date.now() - t) / 1000).toFixed(0)} s`);
   }
   const fileBytes = fs.statSync(file).size;
+  const rejects = path.join(os.tmpdir(), `ff-import-bench-${STAMP}.rejects.ndjson`);
   const loadStart = loadAverage();
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: withDb(BASE_URL, DB), REDIS_URL, QUEUE_PREFIX: PREFIX, LOG_LEVEL: 'warn', NODE_ENV: 'development' };
   let api: Awaited<ReturnType<typeof startApiProcess>> | undefined;
@@ -101,12 +102,13 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const sampler = setInterval(() => samples.push({ t: Date.now() - t0, api: rssKb(apiPid), cli: rssKb(cliPid) }), 500);
     log(`importing ${(fileBytes / 2 ** 20).toFixed(0)} MB with an API process beside it (load ${loadStart})`);
-    const r = await runCli(['import', '--source', SOURCE, file, '--json'], env, (pid) => (cliPid = pid));
+    const r = await runCli(['import', '--source', SOURCE, file, '--rejects', rejects, '--json'], env, (pid) => (cliPid = pid));
     clearInterval(sampler);
     if (r.code !== 0) throw new Error(`import failed (exit ${r.code})`);
     const summary = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { rows: number; accepted: number; duplicate: number; rejected: number; elapsedMs: number; rowsPerSecond: number };
     const pg = new Client({ connectionString: withDb(BASE_URL, DB) });
     await pg.connect();
+    if (summary.rejected > 0) throw new Error(`${summary.rejected} rows rejected: the generated file should be valid`);
     const [{ n }] = (await pg.query<{ n: string }>('SELECT count(*) AS n FROM inbox_event')).rows;
     const machine = await describeMachine(pg);
     await pg.end();
@@ -144,6 +146,7 @@ async function main(): Promise<void> {
     await sleep(200);
     await dropDatabase(BASE_URL, DB);
     await dropQueueKeys();
+    fs.rmSync(rejects, { force: true });
     if (!process.env.IMPORT_BENCH_FILE) fs.rmSync(file, { force: true });
   }
 }

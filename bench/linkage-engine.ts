@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseFebrlCsv, parseSplinkFakeCsv, type LabelledRecord } from '../src/linkage/engine/dataset.parse';
 import { normaliseRecord } from '../src/linkage/engine/record.normalise';
 import { blockedPairs, blockingKeys } from '../src/linkage/engine/blocking.rules';
-import { trainModel } from '../src/linkage/engine/em.train';
+import { DEFAULT_RANDOM_PAIRS, trainModel } from '../src/linkage/engine/em.train';
 import { defaultModel } from '../src/linkage/engine/model.params';
 import { buildTermFrequencies } from '../src/linkage/engine/tf.table';
 import { InMemoryLinker } from '../src/linkage/engine/linker.memory';
@@ -80,7 +80,7 @@ function run(dataset: string, labelled: LabelledRecord[]): Row {
   const recs = labelled.map((l) => normaliseRecord(l.record));
   const t0 = Date.now();
   // FF_UNTRAINED=1 measures the default model (what the service uses before any training).
-  const model = process.env.FF_UNTRAINED ? defaultModel() : trainModel(recs, { seed: 42, randomPairs: Number(process.env.FF_RANDOM_PAIRS ?? 200_000) });
+  const model = process.env.FF_UNTRAINED ? defaultModel() : trainModel(recs, { seed: 42, randomPairs: Number(process.env.FF_RANDOM_PAIRS ?? DEFAULT_RANDOM_PAIRS) });
   if (process.env.FF_UPPER) model.thresholds.upper = Number(process.env.FF_UPPER);
   if (process.env.FF_NO_TWINS) model.conflicts.twins = false;
   if (process.env.FF_NO_GENERATIONS) model.conflicts.generations = false;

@@ -1,4 +1,5 @@
 import { blockingKeys, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, isCandidate, isKeyCapped } from './engine/blocking.rules';
+import { foldCandidate, type PersonBest } from './engine/candidate.score';
 import { decide, type CandidatePerson, type StewardConstraints } from './engine/link.decide';
 import type { ModelParams } from './engine/model.params';
 import { explain, scorePair } from './engine/model.score';
@@ -106,18 +107,10 @@ export class BulkLinker {
     const candidateIds: string[] = [];
     for (const [id, s] of shared) if (isCandidate(s.keys, s.smallest, this.selective)) candidateIds.push(id);
     const tf = neutralForUnseen(this.tfFor(rec), rec, model);
-    const best = new Map<string, { c: CandidatePerson; other: NormalisedRecord }>();
+    const best = new Map<string, PersonBest<NormalisedRecord>>();
     for (const id of candidateIds) {
       const other = this.records.get(id)!;
-      const s = scorePair(model, rec, other.n, tf);
-      const key = pid(other.personId);
-      const cur = best.get(key);
-      if (cur) {
-        (cur.c.recordIds as string[]).push(rid(id));
-        if (s.probability > cur.c.probability) Object.assign(cur, { c: { ...cur.c, probability: s.probability, weight: s.weight, bestRecordId: rid(id) }, other: other.n });
-      } else {
-        best.set(key, { c: { personId: key, recordIds: [rid(id)], probability: s.probability, weight: s.weight, bestRecordId: rid(id) }, other: other.n });
-      }
+      foldCandidate(best, pid(other.personId), rid(id), scorePair(model, rec, other.n, tf), other.n);
     }
     const decision = decide({ recordId: rid(recordId), candidates: [...best.values()].map((b) => b.c), thresholds: model.thresholds, constraints: this.constraintsFor(recordId, best) });
     const chosen = decision.action === 'link' ? best.get(decision.personId) : [...best.values()].sort((a, b) => b.c.probability - a.c.probability)[0];

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { preparedQuery } from '../database/multi-statement.query';
 import { blockingKeys, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY } from './engine/blocking.rules';
+import { foldCandidate, type PersonBest } from './engine/candidate.score';
 import { decide, type CandidatePerson, type Decision } from './engine/link.decide';
 import { explain, scorePair, type Explanation } from './engine/model.score';
 import type { ModelParams } from './engine/model.params';
@@ -52,18 +53,8 @@ export class RecordLinkerService {
     const prev = found.current ?? undefined;
     const tf = neutralForUnseen(found.tf, rec, model);
 
-    const best = new Map<string, { c: CandidatePerson; other: NormalisedRecord }>();
-    for (const [recordId, personId, normalised] of found.candidates) {
-      const s = scorePair(model, rec, normalised, tf);
-      const key = pid(personId);
-      const cur = best.get(key);
-      if (cur) {
-        (cur.c.recordIds as string[]).push(rid(recordId));
-        if (s.probability > cur.c.probability) Object.assign(cur, { c: { ...cur.c, probability: s.probability, weight: s.weight, bestRecordId: rid(recordId) }, other: normalised });
-      } else {
-        best.set(key, { c: { personId: key, recordIds: [rid(recordId)], probability: s.probability, weight: s.weight, bestRecordId: rid(recordId) }, other: normalised });
-      }
-    }
+    const best = new Map<string, PersonBest<NormalisedRecord>>();
+    for (const [recordId, personId, normalised] of found.candidates) foldCandidate(best, pid(personId), rid(recordId), scorePair(model, rec, normalised, tf), normalised);
     const decision = decide({ recordId: rid(sourceRecordId), candidates: [...best.values()].map((b) => b.c), thresholds: model.thresholds, constraints: found.constraints });
 
     // Only the chosen (or best) candidate is explained.

@@ -9,6 +9,12 @@ export interface CandidatePerson {
   weight: number;
   /** The record that gave the max. */
   bestRecordId: string;
+  /**
+   * One of the person's records reached by the candidate rule states another generation than the
+   * incoming record (Jr vs Sr): no automatic link to this person, only review or a duplicate flag,
+   * so a record that matches a father's and a son's records cannot chain the two into one person.
+   */
+  excluded?: boolean;
 }
 
 /** Steward constraints: pairs of ids, each a record id or a person id. */
@@ -78,10 +84,11 @@ export function decide(input: DecideInput): Decision {
   }
 
   const above = allowed.filter((c) => c.probability >= thresholds.upper);
-  if (above.length) {
+  const linkable = above.filter((c) => !c.excluded);
+  if (linkable.length) {
     // Link to the best only; never merge the others by chaining, flag them instead.
-    const best = above[0];
-    const dups = above.slice(1).map((c) => c.personId);
+    const best = linkable[0];
+    const dups = above.filter((c) => c !== best).map((c) => c.personId);
     if (dups.length) flags.push('possible_duplicate_persons');
     return { action: 'link', personId: best.personId, probability: best.probability, weight: best.weight, reason: 'match', flags, duplicatePersonIds: dups };
   }

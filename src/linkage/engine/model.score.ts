@@ -28,6 +28,11 @@ export interface PairScore {
   fields: FieldContribution[];
   /** Which alias produced the best name / DOB agreement, when not the primary values. */
   alias?: string;
+  /**
+   * Both records state a generational suffix and they differ (Jr vs Sr): a person holding the
+   * other record gets no automatic link from this one, however well it matches other records.
+   */
+  excludesPerson?: true;
 }
 
 /** Level indices per field, in FIELD_NAMES order (MISSING = -1). Used by EM. */
@@ -122,6 +127,8 @@ function chooseDob(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord)
 interface Compared {
   levels: LevelVector;
   conflict?: 'possible_twin' | 'different_generation' | 'ssn_conflict';
+  /** The conflict is stated by both records (different suffixes), not inferred from a DOB gap. */
+  stated: boolean;
   tfBits: Partial<Record<FieldName, number>>;
   swapped: boolean;
   alias?: string;
@@ -143,6 +150,7 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
     identifiers: compareIdentifiers(a, b),
   };
   let conflict: Compared['conflict'];
+  let stated = false;
   // An exact SSN or a (near-)exact identifier overrides the patterns: twins and Jr/Sr do not
   // share those. Near SSNs do not override: twins often have consecutive SSNs.
   if (levels.ssn !== 0 && (levels.identifiers === MISSING || levels.identifiers > 1)) {
@@ -152,7 +160,10 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
     // Twins: first names clearly differ (or merely sound alike while the sexes differ).
     const firstDiffers = levels.firstName === 6 || (levels.sex === 1 && levels.firstName >= 3);
     const { twins, generations } = model.conflicts;
-    if (generations && levels.suffix === 1) conflict = 'different_generation';
+    if (generations && levels.suffix === 1) {
+      conflict = 'different_generation';
+      stated = true;
+    }
     else if (twins && n && !n.swapped && firstDiffers && lastAgrees && [MISSING, 0, 1, 2, 4].includes(levels.dob)) {
       // Also without a usable DOB: a shared surname and household is twin-like too.
       conflict = 'possible_twin';
@@ -174,6 +185,7 @@ function compareAll(model: ModelParams, a: NormalisedRecord, b: NormalisedRecord
     swapped: names?.swapped ?? false,
     alias: aliasParts.length ? aliasParts.join('; ') : undefined,
     conflict,
+    stated,
   };
 }
 
@@ -215,6 +227,7 @@ export function scorePair(model: ModelParams, a: NormalisedRecord, b: Normalised
   }
   const score: PairScore = { weight, probability: bitsToProbability(weight), priorBits, fields };
   if (c.alias) score.alias = c.alias;
+  if (c.stated) score.excludesPerson = true;
   return score;
 }
 

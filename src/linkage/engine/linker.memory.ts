@@ -1,6 +1,6 @@
 // In-memory incremental linker: the same steps the service runs per record
 // (normalise -> keys -> candidates via key index with cap -> score persons -> decide).
-import { blockingKeys, DEFAULT_KEY_CAP, isCandidate, isKeyCapped } from './blocking.rules';
+import { addKeyHit, blockingKeys, DEFAULT_KEY_CAP, isKeyCapped, pickCandidates, type KeyHits } from './blocking.rules';
 import { decide, type Decision, type StewardConstraints } from './link.decide';
 import { scoreCandidates } from './candidate.score';
 import { normaliseRecord } from './record.normalise';
@@ -15,6 +15,8 @@ export interface LinkerOptions {
   keyCap?: number;
   /** Keys with at most this many records make a candidate alone (DEFAULT_SELECTIVE_KEY). */
   selectiveKey?: number;
+  /** Most candidate records scored per link (DEFAULT_CANDIDATE_LIMIT). */
+  candidateLimit?: number;
   constraints?: StewardConstraints;
   thresholds?: { upper: number; lower: number };
 }
@@ -34,6 +36,8 @@ export class InMemoryLinker {
   private readonly tf: TermFrequencies | undefined;
   private readonly incrementalTf: boolean;
   private nextPerson = 1;
+  /** Arrival order, the ties of pickCandidates (the service breaks them by record id). */
+  private readonly arrival = new Map<string, number>();
   readonly outcomes: LinkOutcome[] = [];
 
   constructor(private readonly opts: LinkerOptions) {
@@ -47,20 +51,14 @@ export class InMemoryLinker {
     if (this.incrementalTf && this.tf) updateTermFrequencies(this.tf, rec);
     const keys = blockingKeys(rec);
     const cap = this.opts.keyCap ?? DEFAULT_KEY_CAP;
-    // Shared usable keys per record, and the smallest of those keys (the service's candidate rule).
-    const hits = new Map<string, { shared: number; smallest: number }>();
+    // Shared usable keys per record (the service's candidate rule and limit).
+    const hits = new Map<string, KeyHits>();
     for (const k of keys) {
       const list = this.keyIndex.get(k);
       if (!list || isKeyCapped(list.length, cap)) continue;
-      for (const id of list) {
-        const h = hits.get(id);
-        if (h) {
-          h.shared++;
-          h.smallest = Math.min(h.smallest, list.length);
-        } else hits.set(id, { shared: 1, smallest: list.length });
-      }
+      for (const id of list) addKeyHit(hits, id, list.length);
     }
-    const candidateIds = new Set([...hits].filter(([, h]) => isCandidate(h.shared, h.smallest, this.opts.selectiveKey)).map(([id]) => id));
+    const candidateIds = pickCandidates(hits, (a, b) => this.arrival.get(a)! - this.arrival.get(b)!, this.opts.selectiveKey, this.opts.candidateLimit);
     const byPerson = new Map<string, NormalisedRecord[]>();
     for (const id of candidateIds) {
       const other = this.records.get(id);
@@ -82,6 +80,7 @@ export class InMemoryLinker {
     });
     const personId = decision.action === 'link' ? decision.personId : `P${this.nextPerson++}`;
     this.records.set(rec.id, rec);
+    this.arrival.set(rec.id, this.arrival.size);
     this.personOfRecord.set(rec.id, personId);
     const members = this.recordsOfPerson.get(personId);
     if (members) members.push(rec.id);
@@ -91,7 +90,7 @@ export class InMemoryLinker {
       if (list) list.push(rec.id);
       else this.keyIndex.set(k, [rec.id]);
     }
-    const outcome: LinkOutcome = { recordId: rec.id, personId, decision, candidatesScored: candidateIds.size };
+    const outcome: LinkOutcome = { recordId: rec.id, personId, decision, candidatesScored: candidateIds.length };
     this.outcomes.push(outcome);
     return outcome;
   }

@@ -1,4 +1,7 @@
-import { blockedPairs, blockingKeys, isCandidate, isKeyCapped, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY } from '../../../src/linkage/engine/blocking.rules';
+import {
+  addKeyHit, blockedPairs, blockingKeys, isCandidate, isKeyCapped, keyEvidence, pickCandidates, DEFAULT_CANDIDATE_LIMIT, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY,
+  type KeyHits,
+} from '../../../src/linkage/engine/blocking.rules';
 import { normaliseRecord } from '../../../src/linkage/engine/record.normalise';
 import { febrl, norm } from './data.helper';
 
@@ -59,6 +62,28 @@ describe('blocking', () => {
     expect(got.has('0-15')).toBe(false);
     // With a higher selective bound every pair of the mid-size key is a candidate again.
     expect(blockedPairs(keys, DEFAULT_KEY_CAP, 30)).toHaveLength((30 * 29) / 2);
+  });
+
+  it('scores at most DEFAULT_CANDIDATE_LIMIT candidates, those with the most shared-key evidence, ties to the earlier record', () => {
+    expect(keyEvidence(1)).toBe(1_000_000);
+    expect(keyEvidence(3)).toBe(333_333);
+    // 40 records share two mid-size keys (60 and 150 other records each); record 'true' also shares a rare one.
+    const hits = new Map<string, KeyHits>();
+    const ids = Array.from({ length: 40 }, (_, i) => `r${String(i).padStart(2, '0')}`);
+    for (const id of [...ids].reverse()) {
+      addKeyHit(hits, id, 150);
+      addKeyHit(hits, id, 60);
+    }
+    addKeyHit(hits, 'true', 150);
+    addKeyHit(hits, 'true', 3);
+    addKeyHit(hits, 'lone', 150); // one mid-size key only: not a candidate at all
+    const order = (a: string, b: string): number => (a < b ? -1 : 1);
+    const got = pickCandidates(hits, order);
+    expect(got).toHaveLength(DEFAULT_CANDIDATE_LIMIT);
+    expect(got[0]).toBe('true');
+    expect(got.slice(1)).toEqual(ids.slice(0, DEFAULT_CANDIDATE_LIMIT - 1));
+    // Under the limit every candidate is kept, in any order.
+    expect(new Set(pickCandidates(hits, order, DEFAULT_SELECTIVE_KEY, 100))).toEqual(new Set([...ids, 'true']));
   });
 
   it('has a DOB + name-sound key that meets a nickname or a new surname on the same DOB', () => {

@@ -45,6 +45,8 @@ export class BulkLinker {
   private readonly personSize = new Map<string, number>();
   private readonly first = new Map<string, number>();
   private readonly last = new Map<string, number>();
+  private firstTotal = 0;
+  private lastTotal = 0;
   private mustLink: [string, string][] = [];
   private mustNotLink: [string, string][] = [];
 
@@ -67,6 +69,9 @@ export class BulkLinker {
   /** The name_frequency table as the last recount left it (the service reads the same). */
   setNameCounts(rows: readonly { field: string; value: string; records: number }[]): void {
     for (const r of rows) (r.field === 'first' ? this.first : this.last).set(r.value, r.records);
+    // The service's total: the records the same recount counted, per field.
+    this.firstTotal = rows.filter((r) => r.field === 'first').reduce((a, r) => a + r.records, 0);
+    this.lastTotal = rows.filter((r) => r.field === 'last').reduce((a, r) => a + r.records, 0);
   }
 
   setConstraints(rows: readonly { kind: string; a: string; b: string }[]): void {
@@ -119,10 +124,9 @@ export class BulkLinker {
   }
 
   private tfFor(rec: NormalisedRecord): TermFrequencies {
-    // The service counts linked records (plus the one being linked) for the total.
-    const total = this.records.size + 1;
+    // As the service: counts and total from the same recount.
     const names = termValues(rec);
-    const tf: TermFrequencies = { firstName: { total, counts: {} }, lastName: { total, counts: {} } };
+    const tf: TermFrequencies = { firstName: { total: this.firstTotal, counts: {} }, lastName: { total: this.lastTotal, counts: {} } };
     const f = this.first.get(names.firstName);
     const l = this.last.get(names.lastName);
     if (f !== undefined) tf.firstName.counts[names.firstName] = f;

@@ -32,7 +32,7 @@ const pid = (id: string): string => `p:${id}`;
  */
 @Injectable()
 export class RecordLinkerService {
-  private totalCache?: { at: number; total: number };
+  private totalCache?: { at: number; first: number; last: number };
 
   constructor(private readonly models: ModelStoreService) {}
 
@@ -71,8 +71,10 @@ export class RecordLinkerService {
    */
   private async lockAndRead(em: EntityManager, recordId: string, rec: NormalisedRecord, keys: string[], lockedKeys?: ReadonlySet<string>): Promise<LinkRead> {
     const names = termValues(rec);
-    // The record count scales name frequencies; past 100,000 records the planner's estimate is
-    // close enough and costs nothing, where count(*) would scan the table.
+    // A name's frequency is its count over the records counted by the same recount (the sum of
+    // name_frequency per field), never over a live record count: counts and total from different
+    // moments make every name look rarer (counts behind a growing base) or commoner (counts
+    // loaded before the records) than it is. Re-read every 10 s.
     const needTotal = !this.totalCache || Date.now() - this.totalCache.at > 10_000;
     const toLock = lockedKeys ? keys.filter((k) => !lockedKeys.has(k)) : keys;
     if (toLock.length) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [toLock]);
@@ -110,8 +112,8 @@ export class RecordLinkerService {
                 WHERE (field = 'first' AND value = $3::text) OR (field = 'last' AND value = $4::text)) AS tf,
               (SELECT json_agg(json_build_array(kind, a, b)) FROM steward_constraint
                 WHERE revoked_at IS NULL AND (a IN (SELECT id FROM ids) OR b IN (SELECT id FROM ids))) AS cons
-              ${needTotal ? `, (SELECT CASE WHEN c.reltuples >= 100000 THEN c.reltuples::bigint ELSE (SELECT count(*) FROM linkage_record) END
-                    FROM pg_class c WHERE c.oid = 'linkage_record'::regclass) AS total` : ''}`,
+              ${needTotal ? `, (SELECT json_build_array(coalesce(sum(records) FILTER (WHERE field = 'first'), 0), coalesce(sum(records) FILTER (WHERE field = 'last'), 0))
+                    FROM name_frequency) AS total` : ''}`,
       [recordId, keys, names.firstName, names.lastName, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, DEFAULT_CANDIDATE_LIMIT],
     );
     const row = rows[0] as {
@@ -119,11 +121,11 @@ export class RecordLinkerService {
       cand: [string, string, NormalisedRecord][] | null;
       tf: [string, string, number][] | null;
       cons: [string, string, string][] | null;
-      total?: string;
+      total?: [number | string, number | string];
     };
-    if (row.total !== undefined) this.totalCache = { at: Date.now(), total: Number(row.total) + 1 };
-    const total = this.totalCache!.total;
-    const tf: TermFrequencies = { firstName: { total, counts: {} }, lastName: { total, counts: {} } };
+    if (row.total !== undefined) this.totalCache = { at: Date.now(), first: Number(row.total[0]), last: Number(row.total[1]) };
+    const { first, last } = this.totalCache!;
+    const tf: TermFrequencies = { firstName: { total: first, counts: {} }, lastName: { total: last, counts: {} } };
     for (const [field, value, records] of row.tf ?? []) (field === 'first' ? tf.firstName : tf.lastName).counts[value] = records;
     const cons = row.cons ?? [];
     const pairs = (kind: string): [string, string][] => cons.filter((c) => c[0] === kind).map((c) => [c[1], c[2]]);

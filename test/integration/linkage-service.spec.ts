@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { LinksService } from '../../src/linkage/links.service';
 import { ModelStoreService } from '../../src/linkage/model-store.service';
 import { NameFrequencyService } from '../../src/linkage/name-frequency.service';
@@ -22,6 +23,34 @@ async function drained(stack: TestStack, expected: number): Promise<void> {
     return Number(r.n) >= expected;
   }, 60_000, `${expected} events applied`);
 }
+
+describe('name frequencies in the worker', () => {
+  it('scores a name against the total of the same recount, not against a live record count', async () => {
+    const stack = await TestStack.start({ workers: 1 });
+    // Hold the recount's lock, as a service already running with these counts would have them.
+    const pg = new Client({ connectionString: stack.dbUrl });
+    await pg.connect();
+    try {
+      await pg.query(`SELECT pg_advisory_lock(hashtextextended('linkage:name-frequency', 0))`);
+      // 1,000 records counted; Diane and Smith are each carried by 300 of them: very common.
+      await pg.query(`INSERT INTO name_frequency (field, value, records) VALUES ('first', 'diane', 300), ('first', 'other', 700), ('last', 'smith', 300), ('last', 'other', 700)`);
+      const jail = await stack.createSource('county-jail', 'jail');
+      const clinic = await stack.createSource('bh-clinic', 'provider');
+      await stack.sendEvents(jail, [makeEvent({ type: 'booking', details: { bookingNumber: 'B1' } }, { recordId: 'J-1', firstName: 'Diane', lastName: 'Smith', dateOfBirth: '1960-06-03', sex: 'F' })]);
+      await drained(stack, 1);
+      // Same common name, birth year one off: a match only if the names were rare (the database
+      // holds 1 record, so a live count would switch the name frequencies off).
+      await stack.sendEvents(clinic, [makeEvent({ type: 'service', details: { serviceType: 'intake' } }, { recordId: 'C-1', firstName: 'Diane', lastName: 'Smith', dateOfBirth: '1961-06-03', sex: 'F' })]);
+      await drained(stack, 2);
+      const rows = await links(stack);
+      expect(rows).toHaveLength(2);
+      expect(rows[0].person_id).not.toBe(rows[1].person_id);
+    } finally {
+      await pg.end();
+      await stack.close();
+    }
+  });
+});
 
 describe('linking records to persons in the worker', () => {
   let stack: TestStack;

@@ -50,6 +50,25 @@ function check(entry: AuditEntryInput): void {
   if (bad.length) throw new AuditWriteError(`audit personIds must be uuids (${bad.length} are not)`);
 }
 
+/** Most entries one group commit writes. */
+const GROUP_COMMIT_MAX = 200;
+
+/** Appends entries in order with one head-lock acquisition (audit_append_many), in runner's transaction if it has one. */
+async function appendMany(runner: Pick<EntityManager, 'query'>, entries: readonly AuditEntryInput[]): Promise<AuditReceipt[]> {
+  const rows: { entry_seq: string; entry_time: Date }[] = await runner.query(
+    `SELECT entry_seq, entry_time FROM audit_append_many($1::jsonb)`,
+    [
+      JSON.stringify(entries.map((e) => ({
+        actor: e.actor, actorKind: e.actorKind, agency: e.agency, role: e.role, purpose: e.purpose, action: e.action,
+        resource: e.resource, personIds: (e.personIds ?? []).map((id) => id.toLowerCase()).join(','), outcome: e.outcome ?? 'allowed', requestId: e.requestId,
+        clientAddress: e.clientAddress, details: e.details ?? {},
+      }))),
+    ],
+  );
+  if (rows.length !== entries.length) throw new AuditWriteError(`audit_append_many wrote ${rows.length} of ${entries.length} entries`);
+  return rows.map((r) => ({ seq: String(r.entry_seq), time: r.entry_time.toISOString() }));
+}
+
 interface Row {
   seq: string;
   time: Date;
@@ -74,6 +93,9 @@ interface Row {
  */
 @Injectable()
 export class AuditService {
+  private readonly waiting: { entry: AuditEntryInput; resolve: (r: AuditReceipt) => void; reject: (e: Error) => void }[] = [];
+  private flushing = false;
+
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   /**
@@ -82,7 +104,9 @@ export class AuditService {
    */
   async record(em: EntityManager, entry: AuditEntryInput): Promise<AuditReceipt> {
     if (!em.queryRunner?.isTransactionActive) throw new AuditWriteError('audit entries are written inside the transaction of the action they record');
-    return this.append(em, entry);
+    check(entry);
+    const [receipt] = await appendMany(em, [entry]);
+    return receipt;
   }
 
   /**
@@ -94,26 +118,53 @@ export class AuditService {
     if (!em.queryRunner?.isTransactionActive) throw new AuditWriteError('audit entries are written inside the transaction of the action they record');
     if (entries.length === 0) return [];
     entries.forEach(check);
-    const rows: { entry_seq: string; entry_time: Date }[] = await em.query(
-      `SELECT entry_seq, entry_time FROM audit_append_many($1::jsonb)`,
-      [
-        JSON.stringify(entries.map((e) => ({
-          actor: e.actor, actorKind: e.actorKind, agency: e.agency, role: e.role, purpose: e.purpose, action: e.action,
-          resource: e.resource, personIds: (e.personIds ?? []).map((id) => id.toLowerCase()).join(','), outcome: e.outcome ?? 'allowed', requestId: e.requestId,
-          clientAddress: e.clientAddress, details: e.details ?? {},
-        }))),
-      ],
-    );
-    if (rows.length !== entries.length) throw new AuditWriteError(`audit_append_many wrote ${rows.length} of ${entries.length} entries`);
-    return rows.map((r) => ({ seq: String(r.entry_seq), time: r.entry_time.toISOString() }));
+    return appendMany(em, entries);
   }
 
   /**
-   * For actions with no database write of their own (reads, token mint, denied requests): one
-   * statement, committed on its own before this resolves.
+   * For actions with no database write of their own (reads, token mint, denied requests):
+   * committed on its own (grouped with concurrent entries) before this resolves.
    */
-  recordAlone(entry: AuditEntryInput): Promise<AuditReceipt> {
-    return this.append(this.db, entry);
+  async recordAlone(entry: AuditEntryInput): Promise<AuditReceipt> {
+    check(entry);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ entry, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  /**
+   * Group commit: entries that arrive while a batch is being written go into the next batch,
+   * so concurrent reads share one head lock and one round trip instead of queueing on the lock
+   * one by one. A lone entry is written at once. Every caller resolves only after its entry
+   * committed, and fails when it did not.
+   */
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.waiting.splice(0, GROUP_COMMIT_MAX);
+        try {
+          const receipts = await appendMany(this.db, batch.map((w) => w.entry));
+          batch.forEach((w, i) => w.resolve(receipts[i]));
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0].reject(err instanceof Error ? err : new AuditWriteError(String(err)));
+            continue;
+          }
+          // One bad entry must not fail its neighbours' reads: write them one by one.
+          for (const w of batch) {
+            try {
+              w.resolve((await appendMany(this.db, [w.entry]))[0]);
+            } catch (one) {
+              w.reject(one instanceof Error ? one : new AuditWriteError(String(one)));
+            }
+          }
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   /**
@@ -139,19 +190,6 @@ export class AuditService {
       await this.record(em, { ...ctx, personIds: out.personIds ?? [], details: { ...ctx.details, ...out.details } });
       return out.result;
     });
-  }
-
-  private async append(runner: Pick<EntityManager, 'query'>, entry: AuditEntryInput): Promise<AuditReceipt> {
-    check(entry);
-    const rows: { entry_seq: string; entry_time: Date }[] = await runner.query(
-      `SELECT entry_seq, entry_time FROM audit_append($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9, $10, $11::inet, $12::jsonb)`,
-      [
-        entry.actor, entry.actorKind, entry.agency, entry.role, entry.purpose, entry.action, entry.resource,
-        [...(entry.personIds ?? [])], entry.outcome ?? 'allowed', entry.requestId, entry.clientAddress,
-        JSON.stringify(entry.details ?? {}),
-      ],
-    );
-    return { seq: String(rows[0].entry_seq), time: rows[0].entry_time.toISOString() };
   }
 
   async search(q: AuditSearch): Promise<AuditPage> {

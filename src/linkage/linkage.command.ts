@@ -67,12 +67,11 @@ export function registerLinkageCommands(program: Command): void {
       const res = await withApp(async (app) => {
         const store = app.get(ModelStoreService);
         const audit = app.get(AuditService);
-        const trained = await store.train({ sample: Number(o.sample), seed: Number(o.seed), thresholds });
-        // Stored inactive, so it changes nothing until activated (audited below, before it happens).
-        await audit.recordAlone({ ...currentAuditContext(), action: 'model.train', resource: `model/${trained.version}`, details: { trainedOn: trained.trainedOn, activate: !!o.activate } });
+        // Each change commits with its audit entry or not at all.
+        const trained = await store.train({ sample: Number(o.sample), seed: Number(o.seed), thresholds }, (em, m) =>
+          audit.record(em, { ...currentAuditContext(), action: 'model.train', resource: `model/${m.version}`, details: { trainedOn: m.trainedOn, activate: !!o.activate } }));
         if (!o.activate) return trained;
-        await audit.recordAlone({ ...currentAuditContext(), action: 'model.activate', resource: `model/${trained.version}` });
-        return store.activate(trained.version);
+        return store.activate(trained.version, (em) => audit.record(em, { ...currentAuditContext(), action: 'model.activate', resource: `model/${trained.version}` }));
       });
       print(res, !!o.json);
     });
@@ -83,10 +82,8 @@ export function registerLinkageCommands(program: Command): void {
       print(
         await withApp(async (app) => {
           const store = app.get(ModelStoreService);
-          await store.show(version); // unknown version: refused before anything is recorded
-          // Recorded before the switch (the store's transaction is not ours to join): no entry, no activation.
-          await app.get(AuditService).recordAlone({ ...currentAuditContext(), action: 'model.activate', resource: `model/${version}` });
-          return store.activate(version);
+          // An unknown version is refused inside the transaction, before anything is recorded.
+          return store.activate(version, (em) => app.get(AuditService).record(em, { ...currentAuditContext(), action: 'model.activate', resource: `model/${version}` }));
         }),
         !!o.json,
       ));

@@ -35,7 +35,11 @@ export class ModelStoreService {
   }
 
   /** Fits a model by EM on a sample of current records (no labels) and stores it inactive. */
-  async train(opts: { sample?: number; seed?: number; thresholds?: { upper: number; lower: number } } = {}): Promise<ModelSummary> {
+  /** inTx (e.g. the audit entry) runs last in the transaction that stores the model. */
+  async train(
+    opts: { sample?: number; seed?: number; thresholds?: { upper: number; lower: number } } = {},
+    inTx?: (em: EntityManager, model: { version: string; trainedOn: number }) => Promise<unknown>,
+  ): Promise<ModelSummary> {
     const sample = opts.sample ?? 50_000;
     const rows: { normalised: NormalisedRecord }[] = await this.db.query(
       `SELECT normalised FROM linkage_record ORDER BY md5(source_record_id::text) LIMIT $1`,
@@ -48,16 +52,21 @@ export class ModelStoreService {
     const model = trainModel(records, { seed: opts.seed ?? 1, initialModel: initial });
     const version = `${model.version}@${new Date().toISOString()}`;
     model.version = version;
-    await this.db.query(`INSERT INTO linkage_model (version, params, trained_on) VALUES ($1, $2, $3)`, [version, JSON.stringify(model), records.length]);
+    await this.db.transaction(async (em) => {
+      await em.query(`INSERT INTO linkage_model (version, params, trained_on) VALUES ($1, $2, $3)`, [version, JSON.stringify(model), records.length]);
+      await inTx?.(em, { version, trainedOn: records.length });
+    });
     return this.show(version);
   }
 
-  async activate(version: string): Promise<ModelSummary> {
+  /** inTx (e.g. the audit entry) runs last in the transaction that switches the model. */
+  async activate(version: string, inTx?: (em: EntityManager) => Promise<unknown>): Promise<ModelSummary> {
     await this.db.transaction(async (em) => {
       const found: unknown[] = await em.query(`SELECT 1 FROM linkage_model WHERE version = $1`, [version]);
       if (found.length === 0) throw new NotFoundError(`model ${version} not found`);
       await em.query(`UPDATE linkage_model SET active = false, activated_at = NULL WHERE active`);
       await em.query(`UPDATE linkage_model SET active = true, activated_at = now() WHERE version = $1`, [version]);
+      await inTx?.(em);
     });
     this.cached = undefined;
     return this.show(version);

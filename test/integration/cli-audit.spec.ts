@@ -110,11 +110,18 @@ describe('the CLI audits what it changes and discloses', () => {
 
   it('model train and model activate (a decision): recorded; an unknown version is refused unrecorded', async () => {
     const trained = JSON.parse((await cli('model', 'train', '--sample', '60', '--json')).stdout.trim().split('\n').pop()!) as { version: string };
-    expect(await one('model.train')).toMatchObject({ resource: `model/${trained.version}`, details: { trainedOn: 60, activate: false } });
+    const trainEntry = await one('model.train');
+    expect(trainEntry).toMatchObject({ resource: `model/${trained.version}`, details: { trainedOn: 60, activate: false } });
+    // Stored and recorded in one transaction.
+    const rowXid = async (): Promise<string> =>
+      (await stack.query<{ xid: string }>(`SELECT xmin::text AS xid FROM linkage_model WHERE version = $1`, [trained.version]))[0].xid;
+    expect(await rowXid()).toBe(trainEntry.xid);
     await expect(runCliFromSource(['model', 'activate', 'no-such-model', '--actor', ACTOR], env)).resolves.toMatchObject({ code: 1 });
     expect(await entries('model.activate')).toEqual([]);
     await cli('model', 'activate', trained.version, '--json');
-    expect(await one('model.activate')).toMatchObject({ resource: `model/${trained.version}` });
+    const activateEntry = await one('model.activate');
+    expect(activateEntry).toMatchObject({ resource: `model/${trained.version}` });
+    expect(await rowXid()).toBe(activateEntry.xid);
     const [m] = await stack.query<{ active: boolean }>(`SELECT active FROM linkage_model WHERE version = $1`, [trained.version]);
     expect(m.active).toBe(true);
   }, 240_000);

@@ -5,8 +5,10 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
+import { DataSource } from 'typeorm';
 import { AuditDeniedFilter } from '../audit/audit-denied.filter';
 import { AppConfig, ConfigError, corsOrigins, loadConfig, trustProxyValue } from '../config/app.config';
+import { dataSourceOptions } from '../database/data-source';
 import { DomainErrorFilter, stackFrames } from '../errors/domain-error.filter';
 import { AppModule, type ProcessRole } from './app.module';
 import { auditConfiguration } from './config-audit';
@@ -99,12 +101,20 @@ export function runMain(role: ProcessRole | 'migrate', fn: (cfg: AppConfig) => P
   const go = async (): Promise<void> => {
     const cfg = loadConfig();
     if (role !== 'migrate') await preflight(cfg);
-    const app = await fn(cfg);
-    if (app && role !== 'migrate' && role !== 'cli') {
-      // No entry, no service: a failure here ends the process like any start-up failure.
-      const changed = await auditConfiguration(app, cfg, role);
-      new NestLogger('main').log({ role, changed: changed.length }, changed.length ? 'configuration change recorded' : 'configuration unchanged');
+    let changed: string[] | undefined;
+    if (role !== 'migrate' && role !== 'cli') {
+      // No entry, no service: recorded before the process listens or takes a job; a failure ends it.
+      const db = new DataSource({ ...dataSourceOptions(cfg), poolSize: 1 });
+      await db.initialize();
+      try {
+        changed = await auditConfiguration(db, cfg, role);
+      } finally {
+        await db.destroy();
+      }
     }
+    const app = await fn(cfg);
+    // Logged once the app's JSON logger is up.
+    if (changed) new NestLogger('main').log({ role, changed: changed.length }, changed.length ? 'configuration change recorded' : 'configuration unchanged');
     if (app) closeOnSignal(app);
   };
   go().catch((err: unknown) => {

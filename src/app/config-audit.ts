@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { INestApplicationContext } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { systemAuditContext } from '../audit/audit.context';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig, redactUrl } from '../config/app.config';
@@ -34,11 +33,11 @@ export function recordedSettings(cfg: AppConfig): Record<string, string> {
  * A process's configuration comes from the environment; a change of it is a configuration change
  * like any other. At start, compares the settings with those the same kind of process last started
  * with and, when they differ, appends `config.change` (the changed names and their new values) in
- * the transaction that stores the new fingerprint. Returns the names that changed.
+ * the transaction that stores the new fingerprint. Returns the names that changed. Runs before the
+ * process serves or takes jobs, on a connection of its own.
  */
-export async function auditConfiguration(app: INestApplicationContext, cfg: AppConfig, role: 'api' | 'worker' | 'all'): Promise<string[]> {
-  const db = app.get(DataSource);
-  const audit = app.get(AuditService);
+export async function auditConfiguration(db: DataSource, cfg: AppConfig, role: 'api' | 'worker' | 'all'): Promise<string[]> {
+  const audit = new AuditService(db);
   const settings = recordedSettings(cfg);
   const hash = createHash('sha256').update(JSON.stringify(settings)).digest();
   return db.transaction(async (em) => {

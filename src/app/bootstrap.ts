@@ -104,7 +104,7 @@ export function runMain(role: ProcessRole | 'migrate', fn: (cfg: AppConfig) => P
     let changed: string[] | undefined;
     if (role !== 'migrate' && role !== 'cli') {
       // No entry, no service: recorded before the process listens or takes a job; a failure ends it.
-      const db = new DataSource({ ...dataSourceOptions(cfg), poolSize: 1 });
+      const db = new DataSource(dataSourceOptions({ ...cfg, DB_POOL_SIZE: 1 }));
       await db.initialize();
       try {
         changed = await auditConfiguration(db, cfg, role);

@@ -1,5 +1,5 @@
-// Datasets for the linkage benchmark, read in place from ../shared/data (not copied into the
-// repo), turned into v1 events the contract accepts, and the truth-side measures: blocking
+// Datasets for the linkage benchmark, read from the repo's copy in data/eval/ (with their
+// licences), turned into v1 events the contract accepts, and the truth-side measures: blocking
 // recall with the engine's own keys and a deterministic exact-match baseline.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +12,7 @@ import { seededRng } from '../src/linkage/engine/random.seed';
 import { normaliseRecord } from '../src/linkage/engine/record.normalise';
 import type { RawPersonRecord } from '../src/linkage/engine/record.types';
 
-export const DATA = process.env.FF_DATA_DIR ?? path.resolve(__dirname, '../../shared/data');
+export const DATA = process.env.FF_DATA_DIR ?? path.resolve(__dirname, '../data/eval');
 
 type Obj = Record<string, unknown>;
 

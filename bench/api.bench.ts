@@ -203,7 +203,7 @@ async function load(pg: Client, agencyIds: Map<string, string>, sourceIds: Map<s
     );
     await pg.query(
       `INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised)
-       SELECT id, person_id, id, normalised FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, person_id uuid, normalised jsonb)`,
+       SELECT id, person_id, id, normalised FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, person_id uuid, normalised json)`,
       [JSON.stringify(recs.map((x) => ({ id: x.id, person_id: x.person_id, normalised: x.normalised })))],
     );
     // The linker's blocking keys (the search's candidates), as linking these records would have stored them.

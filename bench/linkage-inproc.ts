@@ -206,7 +206,7 @@ async function loadBatch(pg: Client, sourceId: string, gens: GeneratedRecord[]):
     const decisionOf = new Map(dec.rows.map((d) => [d.source_record_id, d.id]));
     await pg.query(
       `INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised)
-       SELECT t.s, t.p, t.d, t.n::jsonb FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[]) AS t(s, p, d, n)`,
+       SELECT t.s, t.p, t.d, t.n::json FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[]) AS t(s, p, d, n)`,
       [ids, recs.map((r) => r.person), ids.map((id) => decisionOf.get(id)), recs.map((r) => JSON.stringify(r.normalised))],
     );
     const k: string[] = [];

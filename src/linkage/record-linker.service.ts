@@ -150,7 +150,7 @@ export class RecordLinkerService {
     if (created) steps.push(`p AS (INSERT INTO person (id) VALUES ($2::uuid))`);
     steps.push(`d AS (INSERT INTO link_decision (source_record_id, person_id, previous_person_id, action, reason, probability, weight, model_version, explanation, flags, actor)
        VALUES ($1::bigint, $2::uuid, $3::uuid, $4, $5, $6::double precision, $7::double precision, $8, $9::jsonb, $10::text[], 'auto') RETURNING id)`);
-    steps.push(`l AS (INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised) SELECT $1::bigint, $2::uuid, d.id, ${p(JSON.stringify(rec))}::jsonb FROM d
+    steps.push(`l AS (INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised) SELECT $1::bigint, $2::uuid, d.id, ${p(JSON.stringify(rec))}::json FROM d
        ON CONFLICT (source_record_id) DO UPDATE SET person_id = excluded.person_id, decision_id = excluded.decision_id,
          normalised = excluded.normalised, updated_at = now())`);
     if (prev && prev.person_id !== personId && action === 'move') {

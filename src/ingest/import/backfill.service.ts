@@ -138,7 +138,7 @@ WITH p AS (
          AS d(id, rec, person, prev, action, reason, probability, weight, explanation, flags)
 ), l AS (
   INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised)
-  SELECT * FROM unnest($3::bigint[], $4::uuid[], $2::bigint[], $12::jsonb[])
+  SELECT * FROM unnest($3::bigint[], $4::uuid[], $2::bigint[], $12::json[])
   ON CONFLICT (source_record_id) DO UPDATE SET person_id = excluded.person_id, decision_id = excluded.decision_id,
     normalised = excluded.normalised, updated_at = now()
 ), kd AS (

@@ -1,5 +1,7 @@
 // Blocking: each record gets string keys `rule:value`; two records are candidates when they
 // share at least one key that is not capped. Rules are in union so one error cannot hide a pair.
+import { nicknamesOf } from './nickname.table';
+import { phoneticCode } from './phonetic.encode';
 import type { NormalisedRecord } from './record.types';
 
 export interface BlockingRule {
@@ -197,4 +199,39 @@ export function blockedPairs(keysPerRecord: readonly string[][], cap: number = D
     if (isCandidate(count, viaSelective.has(code) ? 0 : Infinity, selective)) pairs.push([Math.floor(code / n), code % n]);
   }
   return pairs;
+}
+
+/**
+ * Blocking keys for a typed lookup (person search): the probe's own keys plus those of its likely
+ * variants, because a person typing a name and a date slips more than a partner system does:
+ * each formal name the first name is a nickname of, and each nickname of those (Bob -> Robert,
+ * Robert -> Bob), and the date with day and month swapped. Candidates are then chosen by the
+ * linker's candidate rule (isCandidate) over these keys, so a search meets the records a link
+ * would: "Bob Smyth 1988-12-04" shares `npy:RBRT:1988` and `npy:SM0:1988` with Robert Smith
+ * 1988-04-12, two keys.
+ */
+export function searchKeys(probe: NormalisedRecord, rules: readonly BlockingRule[] = BLOCKING_RULES): string[] {
+  const name = probe.names[0];
+  const out = new Set(blockingKeys(probe, rules));
+  const firsts = new Map<string, string>();
+  if (name?.first) {
+    for (const g of name.firstGroups) {
+      for (const f of [g, ...nicknamesOf(g)]) {
+        const phon = phoneticCode(f);
+        if (phon && phon !== name.firstPhon && !firsts.has(phon)) firsts.set(phon, f);
+      }
+    }
+  }
+  const dobs = [...probe.dobs];
+  for (const d of probe.dobs) {
+    const swapped = `${d.digits.slice(0, 4)}${d.digits.slice(6, 8)}${d.digits.slice(4, 6)}`;
+    if (!d.yearOnly && swapped !== d.digits && Number(swapped.slice(4, 6)) <= 12 && !dobs.some((x) => x.digits === swapped)) {
+      dobs.push({ ...d, digits: swapped, source: 'swapped' });
+    }
+  }
+  const variantNames = name ? [name, ...[...firsts].map(([phon, f]) => ({ ...name, first: f, firstFull: f, firstPhon: phon }))] : [];
+  for (const n of variantNames) {
+    for (const k of blockingKeys({ ...probe, names: [n], dobs }, rules)) out.add(k);
+  }
+  return [...out].sort();
 }

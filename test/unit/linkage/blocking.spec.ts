@@ -1,5 +1,5 @@
 import {
-  addKeyHit, blockedPairs, blockingKeys, isCandidate, isKeyCapped, keyEvidence, pickCandidates, DEFAULT_CANDIDATE_LIMIT, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY,
+  addKeyHit, blockedPairs, blockingKeys, isCandidate, isKeyCapped, keyEvidence, pickCandidates, searchKeys, DEFAULT_CANDIDATE_LIMIT, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY,
   type KeyHits,
 } from '../../../src/linkage/engine/blocking.rules';
 import { normaliseRecord } from '../../../src/linkage/engine/record.normalise';
@@ -102,5 +102,26 @@ describe('blocking', () => {
     expect(d3.recall).toBeGreaterThanOrEqual(0.995);
     expect(d3.pairs).toBeLessThan(50_000); // of 12.5 million possible
     expect(recall('dataset2.csv').recall).toBeGreaterThanOrEqual(0.995);
+  });
+});
+
+describe('searchKeys (typed lookups)', () => {
+  const rec = (first: string, last: string, dob: string) => normaliseRecord({ id: first, firstName: first, lastName: last, dateOfBirth: dob });
+  const shared = (a: string[], b: string[]) => a.filter((k) => b.includes(k));
+
+  it('reaches Robert Smith 1988-04-12 from "Bob Smyth 1988-12-04" through two keys, where the plain keys share one', () => {
+    const probe = rec('Bob', 'Smyth', '1988-12-04');
+    const target = blockingKeys(rec('Robert', 'Smith', '1988-04-12'));
+    expect(shared(blockingKeys(probe), target)).toEqual(['npy:SM0:1988']);
+    expect(shared(searchKeys(probe), target).length).toBeGreaterThanOrEqual(2);
+    expect(searchKeys(probe)).toEqual(expect.arrayContaining(blockingKeys(probe)));
+  });
+
+  it('adds the nicknames of the formal name (Robert finds Bob) and the swapped date only when it is a date', () => {
+    const probe = rec('Robert', 'Smith', '1988-04-12');
+    const bob = blockingKeys(rec('Bob', 'Smith', '1988-12-04'));
+    expect(shared(searchKeys(probe), bob).length).toBeGreaterThanOrEqual(2);
+    expect(searchKeys(probe)).toContain('dob:19881204');
+    expect(searchKeys(rec('Ann', 'Lee', '1990-04-25')).some((k) => k.includes('19902504'))).toBe(false);
   });
 });

@@ -19,6 +19,7 @@ import { scorePair } from '../linkage/engine/model.score';
 import { normaliseRecord } from '../linkage/engine/record.normalise';
 import type { NormalisedRecord } from '../linkage/engine/record.types';
 import { ModelStoreService } from '../linkage/model-store.service';
+import { EntryViewCache } from './entry-view.cache';
 import { parseCriteria, type CriterionConfig } from './familiar-criteria';
 import { consentStatus, criteriaMet, type AgencyInfo, type FoldEvent, type FoldRecord, type LiveEvent } from './person.fold';
 import { viewerScope } from '../familiar-faces/viewer-scope.sql';
@@ -143,6 +144,7 @@ export class PersonQueryService {
   /** person id -> the state as of folded_at (a fold writes a new folded_at), least recently used first. */
   private readonly states = new Map<string, { foldedAt: number; state: PersonState }>();
   private readonly criteria: CriterionConfig[];
+  private readonly views = new EntryViewCache<{ d: AccessDecision; view: EntryView | null }>();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -245,9 +247,13 @@ export class PersonQueryService {
 
   /** The list entry (and the parts of the masked view it is made of) for one row, or null when the policy shows the viewer nothing. */
   private build(viewer: Viewer, row: ViewRow, agencies: Map<string, AgencyInfo>, now: Date): { view: EntryView; entry: FamiliarEntry } | null {
-    const d = this.decide(viewer, row.state, agencies, now);
-    if (!d.allowed) return null;
-    const view = entryView(d, row.state);
+    // The decision depends on the viewer's agency, roles and purpose, never on who the user is.
+    const viewerKey = `${viewer.principal.agency}|${viewer.principal.roles.join(',')}|${viewer.purpose}`;
+    const { d, view } = this.views.get(row.state, viewerKey, agencies, now, () => {
+      const decision = this.decide(viewer, row.state, agencies, now);
+      return { d: decision, view: decision.allowed ? entryView(decision, row.state) : null };
+    });
+    if (!d.allowed || !view) return null;
     const criteria = this.visibleCriteria(row.state, view, agencies, now);
     const open = view.custody.filter((c) => !c.releasedAt).sort((a, b) => Date.parse(b.bookedAt) - Date.parse(a.bookedAt));
     const soonest = open.find((c) => c.scheduledReleaseAt === view.scheduledReleaseAt) ?? open[0];

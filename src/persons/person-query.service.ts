@@ -144,6 +144,8 @@ export class PersonQueryService {
   /** person id -> the state as of folded_at (a fold writes a new folded_at), least recently used first. */
   private readonly states = new Map<string, { foldedAt: number; state: PersonState }>();
   private readonly criteria: CriterionConfig[];
+  /** Criteria with a window: they can stop holding with no new event, so reads check them again. */
+  private readonly windowed: Set<string>;
   private readonly views = new EntryViewCache<{ d: AccessDecision; view: EntryView | null }>();
 
   constructor(
@@ -152,6 +154,7 @@ export class PersonQueryService {
     private readonly models: ModelStoreService,
   ) {
     this.criteria = parseCriteria(cfg.FAMILIAR_CRITERIA);
+    this.windowed = new Set(this.criteria.filter((c) => c.withinDays !== undefined).map((c) => c.id));
   }
 
   /** X-Purpose-Of-Use checked against the caller's roles: 400 when missing or unknown, 403 when it does not fit. */
@@ -218,7 +221,7 @@ export class PersonQueryService {
   private visibleCriteria(
     state: PersonState, view: Pick<PersonView, 'criteria' | 'timeline' | 'agencies'>, agencies: Map<string, AgencyInfo>, now: Date,
   ): string[] {
-    if (view.criteria) return view.criteria;
+    if (view.criteria && this.windowed.size === 0) return view.criteria;
     const events: LiveEvent[] = [];
     const seen = new Set<string>();
     const live = (agency: string, type: string, at: string, category?: string): LiveEvent => ({
@@ -237,7 +240,11 @@ export class PersonQueryService {
       const lastSeen = state.records.filter((r) => r.agency === a).map((r) => r.lastEventAt).sort().pop() ?? now.toISOString();
       events.push(live(a, '', lastSeen));
     }
-    return criteriaMet(this.criteria, events, now);
+    const current = criteriaMet(this.criteria, events, now);
+    // Folded criteria are as of the last event; a windowed one whose events slid out no longer shows.
+    // (Without new events criteria only lapse, so SQL's folded `familiar` stays a superset.)
+    if (view.criteria) return view.criteria.filter((c) => !this.windowed.has(c) || current.includes(c));
+    return current;
   }
 
   private consent(view: Pick<PersonView, 'consents'>, now: Date): ConsentSummary {

@@ -7,6 +7,9 @@ import { IngestStatusService } from '../ingest/ingest-status.service';
 import { PartnersService } from '../partners/partners.service';
 import { DEMO_SOURCES, demoEvents } from './demo-population';
 
+// The terminal shows the demo's progress and where to look; per-request logs would bury both.
+// Set LOG_LEVEL=info to see them.
+process.env.LOG_LEVEL ??= 'warn';
 const PERSONS = Number(process.env.DEMO_PERSONS ?? 2000);
 const ONCE = process.argv.includes('--once');
 

@@ -487,7 +487,7 @@ async function main(): Promise<void> {
         '',
         `Machine: ${machine}; PostgreSQL fsync=${fsync}. Load average (1 min) ${loadAtStart} at the start, ${loadAtEnd} at the end.`,
         '',
-        'Before measuring, the bench runs `VACUUM ANALYZE` and a `CHECKPOINT` (so the load's dirty pages are not written out during the first measured run), then requests every path once, one at a time, so the measured runs find the working set read once, ' +
+        'Before measuring, the bench runs `VACUUM ANALYZE` and a `CHECKPOINT` (so the dirty pages of the load are not written out during the first measured run), then requests every path once, one at a time, so the measured runs find the working set read once, ' +
           'as a running service has it. That first pass is the cold-cache case (this VM keeps little page cache: a row not in ' +
           'PostgreSQL\'s 128 MB of shared buffers is a disk read):',
         '',

@@ -343,9 +343,7 @@ export class PersonQueryService {
     let pos = cursor;
     let examined = 0;
     let lastKey: Cursor | undefined;
-    // A quarter more than the page: the SQL narrowing is a superset of what the policy shows, and a
-    // second statement to make up a few rejected rows cost more than reading them in the first.
-    const batch = Math.min(limit + 1 + Math.ceil(limit / 4), 126);
+    const batch = pageBatch(limit);
     // releaseDate walks three segments: release date set (by date), in custody without a date, the rest.
     let segment = sort === 'releaseDate' ? releaseSegment(pos) : 0;
     for (;;) {
@@ -631,9 +629,7 @@ export class PersonQueryService {
     let pos = cursor;
     let lastKey: Cursor | undefined;
     let examined = 0;
-    // A quarter more than the page: the SQL narrowing is a superset of what the policy shows, and a
-    // second statement to make up a few rejected rows cost more than reading them in the first.
-    const batch = Math.min(limit + 1 + Math.ceil(limit / 4), 126);
+    const batch = pageBatch(limit);
     for (;;) {
       const params: unknown[] = [now, to];
       const p = (v: unknown): string => `$${params.push(v)}`;
@@ -745,6 +741,15 @@ function contactRef(c: ContactItem): ContactRef {
   if (c.phone !== undefined) ref.phone = c.phone;
   if (c.email !== undefined) ref.email = c.email;
   return ref;
+}
+
+/**
+ * Rows read per statement for a page of `limit`: a quarter more than the page, because the SQL
+ * narrowing is a superset of what the policy shows, and a second statement to make up a few
+ * rejected rows cost more than reading them in the first.
+ */
+function pageBatch(limit: number): number {
+  return Math.min(limit + 1 + Math.ceil(limit / 4), 126);
 }
 
 function keyOf(sort: Sort, segment: number, row: ViewRow): Cursor {

@@ -71,4 +71,47 @@ describe('audit log: several entries under one head lock', () => {
     await expect(stack.query(`UPDATE audit_head SET seq = seq + 2`)).rejects.toThrow(/may only advance/);
     await expect(stack.query(`UPDATE audit_head SET seq = seq - 1`)).rejects.toThrow(/may only advance/);
   });
+
+  /**
+   * Plants entries by hand (as the owner may: INSERT is not blocked, only the head's move is
+   * checked), tries to move the head onto them, and always rolls back.
+   * Each plant: seq offset from the head, prev = the hash it claims to follow, own hash.
+   */
+  async function tryAdvance(plants: { at: number; prev: 'head' | number; hash: number }[], to: number, toHash: number): Promise<string> {
+    const sentinel = new Error('rollback');
+    try {
+      await stack.api!.get(DataSource).transaction(async (em) => {
+        const [head] = await em.query(`SELECT seq::text AS seq, encode(hash, 'hex') AS hash FROM audit_head`);
+        const h = (n: number): string => n.toString(16).padStart(64, '0');
+        for (const p of plants) {
+          await em.query(
+            `INSERT INTO audit_entry (seq, time, actor, actor_kind, action, resource, outcome, prev_hash, hash)
+             VALUES ($1::bigint + $2, now(), 'probe', 'system', 'probe.plant', 'probe', 'allowed', decode($3, 'hex'), decode($4, 'hex'))`,
+            [head.seq, p.at, p.prev === 'head' ? head.hash : h(p.prev), h(p.hash)],
+          );
+        }
+        await em.query(`UPDATE audit_head SET seq = seq + $1, hash = decode($2, 'hex')`, [to, h(toHash)]);
+        throw sentinel;
+      });
+    } catch (err) {
+      if (err === sentinel) return 'moved';
+      return err instanceof Error ? err.message : String(err);
+    }
+    return 'committed';
+  }
+
+  it.each([
+    ['one step onto a chained entry', [{ at: 1, prev: 'head', hash: 1 }], 1, 1, true],
+    ['three chained steps', [{ at: 1, prev: 'head', hash: 1 }, { at: 2, prev: 1, hash: 2 }, { at: 3, prev: 2, hash: 3 }], 3, 3, true],
+    ['one step onto an entry that does not follow the head', [{ at: 1, prev: 99, hash: 1 }], 1, 1, false],
+    ['one step with a hash other than the entry\'s', [{ at: 1, prev: 'head', hash: 1 }], 1, 2, false],
+    ['several steps whose first does not follow the head', [{ at: 1, prev: 99, hash: 1 }, { at: 2, prev: 1, hash: 2 }], 2, 2, false],
+    ['several steps with a broken link inside', [{ at: 1, prev: 'head', hash: 1 }, { at: 2, prev: 7, hash: 2 }, { at: 3, prev: 2, hash: 3 }], 3, 3, false],
+    ['several steps over a gap', [{ at: 1, prev: 'head', hash: 1 }, { at: 3, prev: 1, hash: 3 }], 3, 3, false],
+    ['several steps ending on another hash', [{ at: 1, prev: 'head', hash: 1 }, { at: 2, prev: 1, hash: 2 }], 2, 9, false],
+  ] as const)('the head guard: %s', async (_name, plants, to, toHash, allowed) => {
+    const out = await tryAdvance([...plants], to, toHash);
+    if (allowed) expect(out).toBe('moved');
+    else expect(out).toMatch(/may only advance/);
+  });
 });

@@ -20,8 +20,9 @@ import { normaliseRecord } from '../linkage/engine/record.normalise';
 import type { NormalisedRecord } from '../linkage/engine/record.types';
 import { ModelStoreService } from '../linkage/model-store.service';
 import { EntryViewCache } from './entry-view.cache';
+import { VisibleCriteriaCache } from './visible-criteria.cache';
 import { parseCriteria, type CriterionConfig } from './familiar-criteria';
-import { consentStatus, criteriaMet, type AgencyInfo, type FoldEvent, type FoldRecord, type LiveEvent } from './person.fold';
+import { consentStatus, criteriaMet, criteriaStableUntil, type AgencyInfo, type FoldEvent, type FoldRecord, type LiveEvent } from './person.fold';
 import { viewerScope } from '../familiar-faces/viewer-scope.sql';
 import type { ContactItem, Need, PersonState } from './person-state';
 
@@ -147,6 +148,7 @@ export class PersonQueryService {
   /** Criteria with a window: they can stop holding with no new event, so reads check them again. */
   private readonly windowed: Set<string>;
   private readonly views = new EntryViewCache<{ d: AccessDecision; view: EntryView | null }>();
+  private readonly criteriaByView = new VisibleCriteriaCache();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -222,29 +224,31 @@ export class PersonQueryService {
     state: PersonState, view: Pick<PersonView, 'criteria' | 'timeline' | 'agencies'>, agencies: Map<string, AgencyInfo>, now: Date,
   ): string[] {
     if (view.criteria && this.windowed.size === 0) return view.criteria;
-    const events: LiveEvent[] = [];
-    const seen = new Set<string>();
-    const live = (agency: string, type: string, at: string, category?: string): LiveEvent => ({
-      e: { id: '0', eventId: '', sourceRecordId: '', type, occurredAt: at, details: {} } satisfies FoldEvent,
-      rec: { sourceRecordId: '', source: '', agency, recordId: '', demographics: {} } satisfies FoldRecord,
-      kind: agencies.get(agency)?.kind ?? 'other',
-      ...(category ? { category } : {}),
-      at: Date.parse(at),
+    return this.criteriaByView.get(view, agencies, now, () => {
+      const events: LiveEvent[] = [];
+      const seen = new Set<string>();
+      const live = (agency: string, type: string, at: string, category?: string): LiveEvent => ({
+        e: { id: '0', eventId: '', sourceRecordId: '', type, occurredAt: at, details: {} } satisfies FoldEvent,
+        rec: { sourceRecordId: '', source: '', agency, recordId: '', demographics: {} } satisfies FoldRecord,
+        kind: agencies.get(agency)?.kind ?? 'other',
+        ...(category ? { category } : {}),
+        at: Date.parse(at),
+      });
+      for (const t of view.timeline) {
+        seen.add(t.agency);
+        events.push(live(t.agency, t.type, t.at, t.category));
+      }
+      for (const a of view.agencies) {
+        if (seen.has(a)) continue;
+        const lastSeen = state.records.filter((r) => r.agency === a).map((r) => r.lastEventAt).sort().pop() ?? now.toISOString();
+        events.push(live(a, '', lastSeen));
+      }
+      const current = criteriaMet(this.criteria, events, now);
+      // Folded criteria are as of the last event; a windowed one whose events slid out no longer shows.
+      // (Without new events criteria only lapse, so SQL's folded `familiar` stays a superset.)
+      const criteria = view.criteria ? view.criteria.filter((c) => !this.windowed.has(c) || current.includes(c)) : current;
+      return { criteria, until: criteriaStableUntil(this.criteria, events, now) };
     });
-    for (const t of view.timeline) {
-      seen.add(t.agency);
-      events.push(live(t.agency, t.type, t.at, t.category));
-    }
-    for (const a of view.agencies) {
-      if (seen.has(a)) continue;
-      const lastSeen = state.records.filter((r) => r.agency === a).map((r) => r.lastEventAt).sort().pop() ?? now.toISOString();
-      events.push(live(a, '', lastSeen));
-    }
-    const current = criteriaMet(this.criteria, events, now);
-    // Folded criteria are as of the last event; a windowed one whose events slid out no longer shows.
-    // (Without new events criteria only lapse, so SQL's folded `familiar` stays a superset.)
-    if (view.criteria) return view.criteria.filter((c) => !this.windowed.has(c) || current.includes(c));
-    return current;
   }
 
   private consent(view: Pick<PersonView, 'consents'>, now: Date): ConsentSummary {

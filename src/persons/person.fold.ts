@@ -167,6 +167,25 @@ export function criteriaMet(criteria: CriterionConfig[], events: LiveEvent[], no
 }
 
 /**
+ * The first instant after `now` at which criteriaMet over the same events may answer differently:
+ * an event leaves a criterion's window, or one dated more than a day ahead comes into range.
+ * Between now and then the answer is the one criteriaMet gives at now.
+ */
+export function criteriaStableUntil(criteria: CriterionConfig[], events: LiveEvent[], now: Date): number {
+  const t = now.getTime();
+  let until = Infinity;
+  for (const le of events) {
+    if (le.at - DAY_MS > t) until = Math.min(until, le.at - DAY_MS);
+  }
+  for (const c of criteria) {
+    if (!c.withinDays) continue;
+    const w = c.withinDays * DAY_MS;
+    for (const le of events) if (le.at + w > t) until = Math.min(until, le.at + w);
+  }
+  return until;
+}
+
+/**
  * Folds the events of every record linked to one person. Returns null when no record is live
  * (every record wholly expunged, or none linked): the person has no read model.
  */

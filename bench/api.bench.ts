@@ -486,9 +486,10 @@ async function main(): Promise<void> {
           `(${counts.familiar} familiar, ${counts.records} linked records, ${counts.custody} in custody) loaded straight into the read model ` +
           `(each state from the real fold, the linker's blocking keys of each record, bulk SQL, ${loadS.toFixed(0)} s` +
           `${REUSE_DB ? ', by an earlier run whose database this one reused' : ''}), then the built API process (\`dist/api.main.js\`, defaults, ` +
-          `LOG_LEVEL=warn) driven by autocannon with ${CONNECTIONS} connections for ${DURATION_S} s per endpoint, as a county-jail case manager ` +
+          `LOG_LEVEL=warn) driven by autocannon with ${CONNECTIONS} connections for ${DURATION_S} s per endpoint (after ${LOADED_WARM_S} s of the same load, not measured), as a county-jail case manager ` +
           '(every answer goes through the access policy per entry and field, and commits its audit entry before it answers). ' +
-          'autocannon runs on the same 2 cores as the API and PostgreSQL, so it takes CPU from what it measures.',
+          'autocannon runs on the same 2 cores as the API and PostgreSQL, so it takes CPU from what it measures. ' +
+          'Percentiles are computed from every 2xx response\'s own time (autocannon\'s summary rounds to whole milliseconds).',
         '',
         '- list: the default page, `limit=50`, `needCategory=housing`, `agency=county-court`, `sort=name` in turn;',
         '- search: 1000 lookups of real persons typed the way people do (nicknames from the records, a changed vowel in 30%, day and month swapped in 20%);',

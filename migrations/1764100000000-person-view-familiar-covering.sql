@@ -4,7 +4,7 @@
 -- filter_keys and open_needs: ~6.7 ms of a list request at 200,000 persons. Carrying every column
 -- the list selects or filters on in the index lets PostgreSQL answer with an index-only scan and test
 -- the filters on the index tuple (2.4 ms for the same page; docs/benchmarks.md "API reads: third round").
--- The indexes grow (~28 MB instead of ~5 MB per 110,000 familiar persons); person_view rows
+-- The indexes grow (33 MB each instead of ~5 MB at 110,000 familiar persons); person_view rows
 -- change on every fold anyway, so the write cost is the larger tuple, not an extra index.
 -- Built without CONCURRENTLY, like every migration here: run it with the workers stopped.
 DROP INDEX person_view_familiar_activity_idx;

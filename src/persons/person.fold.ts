@@ -154,12 +154,15 @@ function meets(cond: CriterionCondition, events: LiveEvent[]): boolean {
   return n >= (cond.min ?? 1) && agencies.size >= (cond.minAgencies ?? 1);
 }
 
+/** Events dated up to this far ahead of now count (clocks differ; ingest accepts 24 h of skew). */
+const CRITERIA_AHEAD_MS = DAY_MS;
+
 /** Ids of the criteria the live events meet, evaluated at `now`. */
 export function criteriaMet(criteria: CriterionConfig[], events: LiveEvent[], now: Date): string[] {
   const met: string[] = [];
   for (const c of criteria) {
     const from = c.withinDays ? now.getTime() - c.withinDays * DAY_MS : -Infinity;
-    const window = events.filter((le) => le.at > from && le.at <= now.getTime() + DAY_MS);
+    const window = events.filter((le) => le.at > from && le.at <= now.getTime() + CRITERIA_AHEAD_MS);
     const ok = c.allOf ? c.allOf.every((sub) => meets(sub, window)) : meets(c, window);
     if (ok) met.push(c.id);
   }
@@ -175,7 +178,7 @@ export function criteriaStableUntil(criteria: CriterionConfig[], events: LiveEve
   const t = now.getTime();
   let until = Infinity;
   for (const le of events) {
-    if (le.at - DAY_MS > t) until = Math.min(until, le.at - DAY_MS);
+    if (le.at - CRITERIA_AHEAD_MS > t) until = Math.min(until, le.at - CRITERIA_AHEAD_MS);
   }
   for (const c of criteria) {
     if (!c.withinDays) continue;

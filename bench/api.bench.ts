@@ -169,7 +169,7 @@ async function load(pg: Client, agencyIds: Map<string, string>, sourceIds: Map<s
       return {
         person_id: p.personId, state: p.state, display_name: c.displayName, search_name: c.searchName, birth_year: c.birthYear,
         agencies: c.agencies, agency_count: c.agencies.length, familiar: c.familiar, criteria: c.criteria, in_custody: c.inCustody,
-        scheduled_release_at: c.scheduledReleaseAt, open_needs: c.openNeeds, last_activity_at: c.lastActivityAt,
+        scheduled_release_at: c.scheduledReleaseAt, open_needs: c.openNeeds, last_activity_at: c.lastActivityAt, filter_keys: c.filterKeys,
       };
     });
     const consents = people.flatMap((p) => (p.state?.consents ?? []).map((c) => ({
@@ -215,12 +215,12 @@ async function load(pg: Client, agencyIds: Map<string, string>, sourceIds: Map<s
     );
     await pg.query(
       `INSERT INTO person_view (person_id, state, display_name, search_name, birth_year, agencies, agency_count, familiar, criteria,
-                                in_custody, scheduled_release_at, open_needs, last_activity_at)
+                                in_custody, scheduled_release_at, open_needs, last_activity_at, filter_keys)
        SELECT person_id, state, display_name, search_name, birth_year, agencies, agency_count, familiar, criteria,
-              in_custody, scheduled_release_at, open_needs, last_activity_at
+              in_custody, scheduled_release_at, open_needs, last_activity_at, filter_keys
          FROM jsonb_to_recordset($1::jsonb) AS x(person_id uuid, state jsonb, display_name text, search_name text, birth_year int,
               agencies text[], agency_count int, familiar boolean, criteria text[], in_custody boolean, scheduled_release_at timestamptz,
-              open_needs text[], last_activity_at timestamptz)`,
+              open_needs text[], last_activity_at timestamptz, filter_keys text[])`,
       [JSON.stringify(views)],
     );
     if (consents.length) {

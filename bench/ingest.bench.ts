@@ -7,6 +7,7 @@
 // Knobs (env): BENCH_EVENTS events per phase (20000), BENCH_BATCH (1000), BENCH_CONNECTIONS (4),
 //              BENCH_TIMEOUT_S per phase (900), BENCH_NO_DOCS=1 to skip writing the docs,
 //              BENCH_KEEP_DB=1 to keep the database for inspection,
+//              BENCH_WORKERS worker counts, one backlog each (1,2),
 //              BENCH_NODE_ARGS extra node flags for the api/worker processes (e.g. --cpu-prof).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -33,6 +34,9 @@ const EVENTS = intEnv('BENCH_EVENTS', 20_000);
 const BATCH = intEnv('BENCH_BATCH', 1000);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 4);
 const PHASE_TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', 900) * 1000;
+// Worker counts, one backlog each (BENCH_WORKERS=1 to iterate on the one-worker rate alone).
+const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map((n) => Number(n.trim()));
+if (WORKER_COUNTS.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`BENCH_WORKERS must be a comma-separated list of worker counts, got ${process.env.BENCH_WORKERS}`);
 const STAMP = `${Date.now()}`;
 const LOAD_AT_START = os.loadavg()[0];
 const DB_NAME = `ff_bench_${STAMP}`;
@@ -467,7 +471,7 @@ async function main(): Promise<void> {
     await redis.connect();
     log(`database ${DB_NAME}, queue prefix ${QUEUE_PREFIX}`);
     runCli(['migrate', '--json']);
-    const backlogs = [generateEvents(EVENTS, 'b1', 42), generateEvents(EVENTS, 'b2', 43)];
+    const backlogs = WORKER_COUNTS.map((_, i) => generateEvents(EVENTS, `b${i + 1}`, 42 + i));
     const sources = [...new Set(backlogs.flatMap((b) => [...b.keys()]))];
     const keys = new Map(
       await Promise.all(
@@ -490,7 +494,7 @@ async function main(): Promise<void> {
     const accepted: AcceptResult[] = [];
     const applied: ApplyResult[] = [];
     const workerMem: { name: string; hwm: number; rss: number }[] = [];
-    for (const [i, n] of [1, 2].entries()) {
+    for (const [i, n] of WORKER_COUNTS.entries()) {
       const batches = toBatches(backlogs[i]);
       log(`backlog ${i + 1}: posting ${EVENTS} events from ${sources.length} sources in batches of ${BATCH} over ${CONNECTIONS} connections, workers stopped`);
       const a = await postAll(base, keys, batches);

@@ -148,7 +148,7 @@ export class ProjectionService {
       views.push({
         person_id: id, state, display_name: c.displayName, search_name: c.searchName, birth_year: c.birthYear,
         agencies: c.agencies, familiar: c.familiar, criteria: c.criteria, in_custody: c.inCustody,
-        scheduled_release_at: c.scheduledReleaseAt, open_needs: c.openNeeds, last_activity_at: c.lastActivityAt,
+        scheduled_release_at: c.scheduledReleaseAt, open_needs: c.openNeeds, last_activity_at: c.lastActivityAt, filter_keys: c.filterKeys,
       });
       for (const k of state.consents) {
         consents.push({
@@ -164,7 +164,7 @@ export class ProjectionService {
       `WITH input AS (
          SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(person_id uuid, state jsonb, display_name text, search_name text,
            birth_year integer, agencies text[], familiar boolean, criteria text[], in_custody boolean,
-           scheduled_release_at timestamptz, open_needs text[], last_activity_at timestamptz)
+           scheduled_release_at timestamptz, open_needs text[], last_activity_at timestamptz, filter_keys text[])
        ), cin AS (
          SELECT * FROM jsonb_to_recordset($3::jsonb) AS c(person_id uuid, consent_id text, agency text, form text,
            partners text[], categories text[], signed_at timestamptz, expires_at timestamptz, revoked_at timestamptz)
@@ -172,15 +172,15 @@ export class ProjectionService {
          SELECT person_id, familiar, state FROM person_view WHERE person_id = ANY($1::uuid[])
        ), up AS (
          INSERT INTO person_view (person_id, state, display_name, search_name, birth_year, agencies, agency_count, familiar,
-                                  criteria, in_custody, scheduled_release_at, open_needs, last_activity_at)
+                                  criteria, in_custody, scheduled_release_at, open_needs, last_activity_at, filter_keys)
          SELECT person_id, state, display_name, search_name, birth_year, agencies, cardinality(agencies), familiar,
-                criteria, in_custody, scheduled_release_at, open_needs, last_activity_at FROM input
+                criteria, in_custody, scheduled_release_at, open_needs, last_activity_at, filter_keys FROM input
          ON CONFLICT ON CONSTRAINT person_view_pk DO UPDATE SET
            state = excluded.state, display_name = excluded.display_name, search_name = excluded.search_name,
            birth_year = excluded.birth_year, agencies = excluded.agencies, agency_count = excluded.agency_count,
            familiar = excluded.familiar, criteria = excluded.criteria, in_custody = excluded.in_custody,
            scheduled_release_at = excluded.scheduled_release_at, open_needs = excluded.open_needs,
-           last_activity_at = excluded.last_activity_at, folded_at = now()
+           last_activity_at = excluded.last_activity_at, filter_keys = excluded.filter_keys, folded_at = now()
          WHERE person_view.state IS DISTINCT FROM excluded.state
        ), gone AS (
          DELETE FROM person_view WHERE person_id = ANY($1::uuid[]) AND person_id NOT IN (SELECT person_id FROM input)

@@ -1,4 +1,6 @@
 import type { Role } from '../../src/access/roles';
+import { pick, randInt, seededRng } from '../../src/linkage/engine/random.seed';
+import { filterKeys } from '../../src/persons/person.fold';
 import { makeEvent, TestStack } from '../support/stack';
 
 /**
@@ -129,5 +131,31 @@ describe('read path: SQL narrowing agrees with the access policy', () => {
     await send(jail, [makeEvent({ type: 'consent_revoked', occurredAt: iso(-100), details: { consentId: 'JC-2' } }, dana)]);
     expect(await search('firstName=Dana&lastName=Okonkwo&dateOfBirth=1975-05-06', unrelated)).toEqual([]);
     expect(await search('lastName=Okonkwo', unrelated)).toEqual([]);
+  });
+  it('the keys the projection writes equal the SQL rule person_view_filter_keys(state), for stored persons and 400 generated states', async () => {
+    const stored = await stack.query<{ same: boolean }>(
+      `SELECT filter_keys @> person_view_filter_keys(state) AND filter_keys <@ person_view_filter_keys(state) AS same FROM person_view`,
+    );
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.every((r) => r.same)).toBe(true);
+
+    const rng = seededRng(7);
+    const agencies = ['county-jail', 'bh-clinic', 'county-court', '*'];
+    const some = <T>(xs: readonly T[], max: number): T[] => Array.from({ length: randInt(rng, max + 1) }, () => pick(rng, xs));
+    const maybe = (v: string): string | undefined => (rng() < 0.5 ? v : undefined);
+    const states = Array.from({ length: 400 }, () => ({
+      needs: some(agencies.slice(0, 3), 4).map((agency, i) => ({ agency, needId: `n${i}`, category: pick(rng, ['housing', 'substance_use', 'food']), openedAt: iso(0), closedAt: maybe(iso(0)) })),
+      custody: some(agencies.slice(0, 3), 3).map((agency, i) => ({ agency, bookingNumber: `b${i}`, bookedAt: iso(0), releasedAt: maybe(iso(0)) })),
+      consents: some(agencies.slice(0, 3), 3).map((agency, i) => ({
+        agency, consentId: `c${i}`, form: 'uroi', partners: [...new Set(some(agencies, 3))],
+        categories: rng() < 0.4 ? null : some(['housing', 'substance_use', 'employment'], 2), signedAt: iso(0), expiresAt: iso(DAY), revokedAt: maybe(iso(0)),
+      })),
+    }));
+    const sql = await stack.query<{ keys: string[] }>(
+      `SELECT person_view_filter_keys(s) AS keys FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(s, n) ORDER BY n`,
+      [JSON.stringify(states)],
+    );
+    expect(sql.map((r) => [...r.keys].sort())).toEqual(states.map((s) => filterKeys(s)));
+    expect(states.filter((s) => filterKeys(s).some((k) => k.endsWith('|general'))).length).toBeGreaterThan(20);
   });
 });

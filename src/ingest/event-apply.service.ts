@@ -325,16 +325,15 @@ export class EventApplyService {
     ]);
     for (const r of inserted) plans.get(`${r.source_id}\u0000${r.record_id}`)!.recId = String(r.id);
 
-    // Linked in the same transaction, one record at a time in record-id order (new records last,
-    // by their new ids). Every blocking key the batch will lock is taken first, in one sorted
-    // statement, so two batches cannot deadlock on keys taken record by record.
+    // Linked in the same transaction, in record-id order (new records last, by their new ids).
+    // Every blocking key the batch will lock is taken first, in one sorted statement, so two
+    // batches cannot deadlock on keys taken record by record.
     const toLink = ordered.filter((p) => p.changed).sort((a, b) => Number(a.recId) - Number(b.recId));
     const keys = new Set<string>();
     for (const p of toLink) for (const k of blockingKeys(normaliseRecord({ ...p.demographics!, id: p.recId! }))) keys.add(k);
     if (keys.size) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [[...keys].sort()]);
-    const links = new Map<string, LinkResult>();
-    // The keys are held: each link skips its own lock statement (keys it derives differently still get locked).
-    for (const p of toLink) links.set(p.recId!, await this.linker.linkRecord(em, p.recId!, p.demographics!, keys));
+    // Set-based, with the decisions linking them one by one in this order would make (the keys are held).
+    const links = await this.linker.linkBatch(em, toLink.map((p) => ({ sourceRecordId: p.recId!, demographics: p.demographics! })), keys);
 
     // Each touched person is refolded once for the whole batch.
     const { changes, personOf } = await this.projection.afterApplyBatch(em, ordered.map((p) => ({ sourceRecordId: p.recId!, link: links.get(p.recId!) ?? null })));

@@ -5,9 +5,8 @@ import type { ModelParams } from './engine/model.params';
 import { explain, scorePair } from './engine/model.score';
 import { normaliseRecord } from './engine/record.normalise';
 import type { NormalisedRecord, RawPersonRecord } from './engine/record.types';
-import { termValues, type TermFrequencies } from './engine/tf.table';
+import { neutralForUnseen, termValues, type TermFrequencies } from './engine/tf.table';
 import { decisionRows, type DecisionRows } from './link-decision.rows';
-import { neutralForUnseen } from './record-linker.service';
 
 interface Held {
   n: NormalisedRecord;
@@ -66,12 +65,20 @@ export class BulkLinker {
     this.put(recordId, { n, personId, locked, keys: blockingKeys(n) });
   }
 
-  /** The name_frequency table as the last recount left it (the service reads the same). */
-  setNameCounts(rows: readonly { field: string; value: string; records: number }[]): void {
+  /**
+   * The name_frequency table as the last recount left it (the service reads the same). `totals`:
+   * the recount's totals per field, when `rows` are only the names the caller needs.
+   */
+  setNameCounts(rows: readonly { field: string; value: string; records: number }[], totals?: { first: number; last: number }): void {
     for (const r of rows) (r.field === 'first' ? this.first : this.last).set(r.value, r.records);
     // The service's total: the records the same recount counted, per field.
-    this.firstTotal = rows.filter((r) => r.field === 'first').reduce((a, r) => a + r.records, 0);
-    this.lastTotal = rows.filter((r) => r.field === 'last').reduce((a, r) => a + r.records, 0);
+    this.firstTotal = totals?.first ?? rows.filter((r) => r.field === 'first').reduce((a, r) => a + r.records, 0);
+    this.lastTotal = totals?.last ?? rows.filter((r) => r.field === 'last').reduce((a, r) => a + r.records, 0);
+  }
+
+  /** How many records a person holds, when only part of the base was seeded. */
+  setPersonSize(personId: string, records: number): void {
+    this.personSize.set(personId, records);
   }
 
   setConstraints(rows: readonly { kind: string; a: string; b: string }[]): void {
@@ -83,7 +90,11 @@ export class BulkLinker {
     return this.records.get(recordId)?.personId;
   }
 
-  link(recordId: string, demographics: Omit<RawPersonRecord, 'id'>): BulkLink {
+  /**
+   * Links one record against the copy and updates the copy. `candidateIds`: the candidates when
+   * the caller picked them (batchCandidates, over a partly seeded copy); otherwise from the copy's key index.
+   */
+  link(recordId: string, demographics: Omit<RawPersonRecord, 'id'>, candidateIds?: readonly string[]): BulkLink {
     const model = this.model;
     const rec = normaliseRecord({ ...demographics, id: recordId });
     const keys = blockingKeys(rec);
@@ -94,20 +105,12 @@ export class BulkLinker {
     // The service replaces the record's keys, then counts every other record per key.
     if (held) this.remove(recordId, held);
 
-    // The service's candidate rule: usable keys (not over the cap) shared with the record, two of
-    // them or one selective one.
-    const shared = new Map<string, KeyHits>();
-    for (const k of new Set(keys)) {
-      const ids = this.keyIndex.get(k);
-      if (!ids || isKeyCapped(ids.length, this.keyCap)) continue;
-      for (const id of ids) addKeyHit(shared, id, ids.length);
-    }
-    // At most DEFAULT_CANDIDATE_LIMIT by shared-key evidence, ties to the lower record id (as the service).
-    const candidateIds = pickCandidates(shared, (a, b) => Number(a) - Number(b), this.selective);
     const tf = neutralForUnseen(this.tfFor(rec), rec, model);
     const best = new Map<string, PersonBest<NormalisedRecord>>();
-    for (const id of candidateIds) {
-      const other = this.records.get(id)!;
+    // In record-id order, as the service scores them: ties within a person go to the lower id.
+    for (const id of [...(candidateIds ?? this.candidatesOf(keys))].sort((a, b) => Number(a) - Number(b))) {
+      const other = this.records.get(id);
+      if (!other) throw new Error(`candidate record ${id} was not seeded`);
       foldCandidate(best, pid(other.personId), rid(id), scorePair(model, rec, other.n, tf), other.n);
     }
     const decision = decide({ recordId: rid(recordId), candidates: [...best.values()].map((b) => b.c), thresholds: model.thresholds, constraints: this.constraintsFor(recordId, best) });
@@ -121,6 +124,19 @@ export class BulkLinker {
       ...rows, recordId, normalised: rec, keys, oldKeys: held?.keys ?? [], previousPersonId: prev?.person_id ?? null,
       reason: decision.reason, flags: decision.flags, retirePrevious,
     };
+  }
+
+  /** The service's candidate rule over the copy's key index (the record's own entries already removed). */
+  private candidatesOf(keys: readonly string[]): string[] {
+    // Usable keys (not over the cap) shared with the record, two of them or one selective one.
+    const shared = new Map<string, KeyHits>();
+    for (const k of new Set(keys)) {
+      const ids = this.keyIndex.get(k);
+      if (!ids || isKeyCapped(ids.length, this.keyCap)) continue;
+      for (const id of ids) addKeyHit(shared, id, ids.length);
+    }
+    // At most DEFAULT_CANDIDATE_LIMIT by shared-key evidence, ties to the lower record id (as the service).
+    return pickCandidates(shared, (a, b) => Number(a) - Number(b), this.selective);
   }
 
   private tfFor(rec: NormalisedRecord): TermFrequencies {

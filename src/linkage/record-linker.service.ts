@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { preparedQuery } from '../database/multi-statement.query';
+import { BulkLinker } from './backfill.linker';
+import { writeBulkLinks } from './bulk-link.writer';
+import { batchCandidates, type BatchKeys } from './engine/batch.candidates';
 import { blockingKeys, DEFAULT_CANDIDATE_LIMIT, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY } from './engine/blocking.rules';
 import { foldCandidate, type PersonBest } from './engine/candidate.score';
 import { decide, type CandidatePerson, type Decision } from './engine/link.decide';
@@ -9,7 +12,7 @@ import { explain, scorePair, type Explanation } from './engine/model.score';
 import type { ModelParams } from './engine/model.params';
 import { normaliseRecord } from './engine/record.normalise';
 import type { NormalisedRecord, RawPersonRecord } from './engine/record.types';
-import { termValues, type TermFrequencies } from './engine/tf.table';
+import { neutralForUnseen, termValues, type TermFrequencies } from './engine/tf.table';
 import { decisionRows } from './link-decision.rows';
 import { ModelStoreService } from './model-store.service';
 
@@ -33,6 +36,8 @@ const pid = (id: string): string => `p:${id}`;
 @Injectable()
 export class RecordLinkerService {
   private totalCache?: { at: number; first: number; last: number };
+  /** Makes the id of each new person (tests replace it to compare runs that break ties by person id). */
+  newPersonId: () => string = randomUUID;
 
   constructor(private readonly models: ModelStoreService) {}
 
@@ -54,13 +59,107 @@ export class RecordLinkerService {
     const tf = neutralForUnseen(found.tf, rec, model);
 
     const best = new Map<string, PersonBest<NormalisedRecord>>();
-    for (const [recordId, personId, normalised] of found.candidates) foldCandidate(best, pid(personId), rid(recordId), scorePair(model, rec, normalised, tf), normalised);
+    // In record-id order: a tie between records of one person goes to the lower id, whatever order the read returned.
+    const candidates = [...found.candidates].sort((a, b) => Number(a[0]) - Number(b[0]));
+    for (const [recordId, personId, normalised] of candidates) foldCandidate(best, pid(personId), rid(recordId), scorePair(model, rec, normalised, tf), normalised);
     const decision = decide({ recordId: rid(sourceRecordId), candidates: [...best.values()].map((b) => b.c), thresholds: model.thresholds, constraints: found.constraints });
 
     // Only the chosen (or best) candidate is explained.
     const chosen = decision.action === 'link' ? best.get(decision.personId) : [...best.values()].sort((a, b) => b.c.probability - a.c.probability)[0];
     const why = chosen ? explain(model, rec, chosen.other, tf) : undefined;
     return this.apply(em, sourceRecordId, rec, prev, decision, model, why, [...best.values()].map((b) => b.c));
+  }
+
+  /**
+   * Links several records in this order, with exactly the decisions linkRecord would make one record
+   * at a time (integration test: linkage-batch.spec), in four round trips instead of two per record:
+   * the key locks; one read of the key index for every key of the batch (records outside the batch,
+   * up to the cap), the records' current links and old keys, and the name counts; one read of the
+   * picked candidates, the steward constraints touching them and the decision ids; one write of
+   * every decision (writeBulkLinks, as the backfill). The candidates of every record are picked
+   * before the first decision (batchCandidates: they depend on key membership only), the decisions
+   * are made in order by a BulkLinker seeded with the candidates and the batch's current links.
+   */
+  async linkBatch(
+    em: EntityManager, items: readonly { sourceRecordId: string; demographics: Omit<RawPersonRecord, 'id'> }[],
+    /** Keys the caller already holds in this transaction. */
+    lockedKeys: ReadonlySet<string> = new Set(),
+  ): Promise<Map<string, LinkResult>> {
+    const out = new Map<string, LinkResult>();
+    const ids = items.map((i) => String(i.sourceRecordId));
+    if (items.length <= 1 || new Set(ids).size !== ids.length) {
+      for (const it of items) out.set(String(it.sourceRecordId), await this.linkRecord(em, String(it.sourceRecordId), it.demographics, lockedKeys));
+      return out;
+    }
+    const model = await this.models.active(em);
+    const recs = items.map((it, i) => normaliseRecord({ ...it.demographics, id: ids[i] }));
+    const newKeys = recs.map((r) => [...new Set(blockingKeys(r))]);
+    const allKeys = [...new Set(newKeys.flat())].sort();
+    const toLock = allKeys.filter((k) => !lockedKeys.has(k));
+    if (toLock.length) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [toLock]);
+
+    const names = recs.map((r) => termValues(r));
+    const needTotal = !this.totalCache || Date.now() - this.totalCache.at > 10_000;
+    // After the locks: this snapshot sees every record that shares a key with the batch and committed before us.
+    const [read] = await preparedQuery<{
+      cur: [string, string, boolean, NormalisedRecord, number][] | null;
+      old: [string, string][] | null;
+      others: [string, string[]][] | null;
+      tf: [string, string, number][] | null;
+      total?: [number | string, number | string];
+    }>(
+      em,
+      `WITH cur AS (
+         SELECT lr.source_record_id, lr.person_id, lr.locked, lr.normalised,
+                (SELECT count(*) FROM linkage_record o WHERE o.person_id = lr.person_id) AS size
+           FROM linkage_record lr WHERE lr.source_record_id = ANY($1::bigint[]) FOR UPDATE OF lr
+       )
+       SELECT (SELECT json_agg(json_build_array(source_record_id::text, person_id, locked, normalised, size)) FROM cur) AS cur,
+              (SELECT json_agg(json_build_array(source_record_id::text, key)) FROM blocking_key WHERE source_record_id = ANY($1::bigint[])) AS old,
+              (SELECT json_agg(json_build_array(k.k, m.ids)) FROM unnest($2::text[]) AS k(k)
+                 CROSS JOIN LATERAL (SELECT array_agg(b.source_record_id::text) AS ids FROM (
+                   SELECT bk.source_record_id FROM blocking_key bk
+                    WHERE bk.key = k.k AND bk.source_record_id <> ALL($1::bigint[]) LIMIT $5::integer + 1) b) m
+                WHERE m.ids IS NOT NULL) AS others,
+              (SELECT json_agg(json_build_array(field, value, records)) FROM name_frequency
+                WHERE (field = 'first' AND value = ANY($3::text[])) OR (field = 'last' AND value = ANY($4::text[]))) AS tf
+              ${needTotal ? `, (SELECT json_build_array(coalesce(sum(records) FILTER (WHERE field = 'first'), 0), coalesce(sum(records) FILTER (WHERE field = 'last'), 0))
+                    FROM name_frequency) AS total` : ''}`,
+      [ids, allKeys, [...new Set(names.map((n) => n.firstName))], [...new Set(names.map((n) => n.lastName))], DEFAULT_KEY_CAP],
+    );
+    if (read.total !== undefined) this.totalCache = { at: Date.now(), first: Number(read.total[0]), last: Number(read.total[1]) };
+
+    const oldKeys = new Map<string, string[]>(ids.map((id) => [id, []]));
+    for (const [id, key] of read.old ?? []) oldKeys.get(id)!.push(key);
+    const batch: BatchKeys[] = ids.map((id, i) => ({ id, oldKeys: oldKeys.get(id)!, newKeys: newKeys[i] }));
+    const picked = batchCandidates(batch, new Map(read.others ?? []), DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, DEFAULT_CANDIDATE_LIMIT);
+    const inBatch = new Set(ids);
+    const outside = [...new Set(picked.flat())].filter((id) => !inBatch.has(id));
+    const cur = read.cur ?? [];
+    // Constraints touching any record or person a decision can see (each decision then keeps those touching its own).
+    const touch = [...ids.map(rid), ...outside.map(rid), ...cur.map((c) => pid(c[1]))];
+    const [more] = await preparedQuery<{ cand: [string, string, boolean, NormalisedRecord][] | null; cons: [string, string, string][] | null; ids: string[] }>(
+      em,
+      `WITH cand AS (SELECT source_record_id, person_id, locked, normalised FROM linkage_record WHERE source_record_id = ANY($1::bigint[])),
+       ids AS (SELECT unnest($2::text[]) AS id UNION SELECT 'p:' || person_id FROM cand)
+       SELECT (SELECT json_agg(json_build_array(source_record_id::text, person_id, locked, normalised)) FROM cand) AS cand,
+              (SELECT json_agg(json_build_array(kind, a, b)) FROM steward_constraint
+                WHERE revoked_at IS NULL AND (a IN (SELECT id FROM ids) OR b IN (SELECT id FROM ids))) AS cons,
+              ARRAY(SELECT nextval(pg_get_serial_sequence('link_decision', 'id'))::text FROM generate_series(1, $3::integer)) AS ids`,
+      [outside, touch, items.length],
+    );
+
+    const linker = new BulkLinker(model, this.newPersonId);
+    for (const [id, person, locked, n] of more.cand ?? []) linker.seed(id, n, person, locked);
+    for (const [id, person, locked, n] of cur) linker.seed(id, n, person, locked);
+    for (const [, person, , , size] of cur) linker.setPersonSize(person, Number(size));
+    const { first, last } = this.totalCache!;
+    linker.setNameCounts((read.tf ?? []).map(([field, value, records]) => ({ field, value, records })), { first, last });
+    linker.setConstraints((more.cons ?? []).map(([kind, a, b]) => ({ kind, a, b })));
+    const links = items.map((it, i) => ({ ...linker.link(ids[i], it.demographics, picked[i]), oldKeys: oldKeys.get(ids[i])! }));
+    await writeBulkLinks(em, links, more.ids, model.version);
+    links.forEach((l, i) => out.set(l.recordId, { personId: l.personId, previousPersonId: l.previousPersonId, action: l.action, decisionId: more.ids[i] }));
+    return out;
   }
 
   /**
@@ -142,7 +241,7 @@ export class RecordLinkerService {
     decision: Decision, model: ModelParams, why: Explanation | undefined, scored: CandidatePerson[],
   ): Promise<LinkResult> {
     // A new person's id is made here so every write can name it in one statement.
-    const { personId, action, created, tasks, probability, explanation } = decisionRows(prev, decision, model, why, scored, randomUUID);
+    const { personId, action, created, tasks, probability, explanation } = decisionRows(prev, decision, model, why, scored, this.newPersonId);
 
     const params: unknown[] = [recordId, personId, prev?.person_id ?? null, action, decision.reason, probability, why?.weight ?? null, model.version, JSON.stringify(explanation), decision.flags];
     const p = (v: unknown): string => `$${params.push(v)}`;
@@ -182,19 +281,4 @@ interface LinkRead {
   candidates: [string, string, NormalisedRecord][];
   tf: TermFrequencies;
   constraints: { mustLink: [string, string][]; mustNotLink: [string, string][] };
-}
-
-/**
- * A name the last background recount has not seen (a new name, or a fresh database) gets no
- * term-frequency adjustment, instead of counting as the rarest name there is: otherwise common
- * names arriving after a recount would earn the largest boost.
- */
-export function neutralForUnseen(tf: TermFrequencies, rec: NormalisedRecord, model: ModelParams): TermFrequencies {
-  const names = termValues(rec);
-  const fill = (t: TermFrequencies['firstName'], value: string, u0: number): void => {
-    if (value && !Object.hasOwn(t.counts, value)) t.counts[value] = Math.max(1, u0 * t.total);
-  };
-  fill(tf.firstName, names.firstName, model.fields.firstName.u[0]);
-  fill(tf.lastName, names.lastName, model.fields.lastName.u[0]);
-  return tf;
 }

@@ -6,6 +6,7 @@ import { AuditService } from '../../audit/audit.service';
 import { preparedQuery } from '../../database/multi-statement.query';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../../errors/domain.error';
 import { BulkLinker, type BulkLink } from '../../linkage/backfill.linker';
+import { writeBulkLinks } from '../../linkage/bulk-link.writer';
 import type { NormalisedRecord } from '../../linkage/engine/record.types';
 import { ModelStoreService } from '../../linkage/model-store.service';
 import { ChangeStreamService } from '../../persons/change-stream.service';
@@ -124,38 +125,6 @@ WITH ins AS (
 )
 SELECT id::text AS id, record_id FROM ins`;
 
-// Every link write of a chunk in one statement; decision ids are allocated first so rows can name them.
-const LINK_WRITE_SQL = `
-WITH p AS (
-  INSERT INTO person (id) SELECT unnest($1::uuid[])
-), d AS (
-  INSERT INTO link_decision (id, source_record_id, person_id, previous_person_id, action, reason, probability, weight, model_version, explanation, flags, actor)
-  OVERRIDING SYSTEM VALUE
-  SELECT d.id, d.rec, d.person, d.prev, d.action, d.reason, d.probability, d.weight, $13, d.explanation,
-         ARRAY(SELECT jsonb_array_elements_text(d.flags)), 'auto'
-    FROM unnest($2::bigint[], $3::bigint[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::double precision[],
-                $9::double precision[], $10::jsonb[], $11::jsonb[])
-         AS d(id, rec, person, prev, action, reason, probability, weight, explanation, flags)
-), l AS (
-  INSERT INTO linkage_record (source_record_id, person_id, decision_id, normalised)
-  SELECT * FROM unnest($3::bigint[], $4::uuid[], $2::bigint[], $12::json[])
-  ON CONFLICT (source_record_id) DO UPDATE SET person_id = excluded.person_id, decision_id = excluded.decision_id,
-    normalised = excluded.normalised, updated_at = now()
-), kd AS (
-  DELETE FROM blocking_key b USING unnest($14::text[], $15::bigint[]) AS k(key, rec)
-   WHERE b.key = k.key AND b.source_record_id = k.rec
-), ki AS (
-  INSERT INTO blocking_key (key, source_record_id)
-  SELECT * FROM unnest($16::text[], $17::bigint[]) ON CONFLICT DO NOTHING
-), r AS (
-  UPDATE person SET retired_into = x.survivor, retired_at = now()
-    FROM unnest($18::uuid[], $19::uuid[]) AS x(id, survivor) WHERE person.id = x.id
-), t AS (
-  INSERT INTO review_task (kind, source_record_id, person_ids, probability, decision_id)
-  SELECT t.kind, t.rec, ARRAY(SELECT jsonb_array_elements_text(t.persons))::uuid[], t.probability, t.decision
-    FROM unnest($20::text[], $21::bigint[], $22::jsonb[], $23::double precision[], $24::bigint[]) AS t(kind, rec, persons, probability, decision)
-)
-SELECT count(*)::int AS n FROM unnest($2::bigint[])`;
 
 const PROGRESS_EVERY_MS = 500;
 /** Records linked per write statement. */
@@ -364,7 +333,7 @@ export class BackfillService {
     const writes: Promise<number>[] = [];
     for (let i = 0; i < toLink.length; i += LINK_SLICE) {
       const part = toLink.slice(i, i + LINK_SLICE).map((p) => linker.link(p.recId!, p.demographics!));
-      writes.push(this.writeLinks(em, part, decisionIds.slice(i, i + part.length), linker.model.version));
+      writes.push(writeBulkLinks(em, part, decisionIds.slice(i, i + part.length), linker.model.version));
       links.push(...part);
       await new Promise((r) => setImmediate(r));
     }
@@ -393,27 +362,5 @@ export class BackfillService {
       details: { events: applied.length, records: plans.size, linked: links.length, newPersons: links.filter((l) => l.created).length, firstInboxId: rows[0].id, lastInboxId: rows[rows.length - 1].id },
     });
     return { lastId: rows[rows.length - 1].id, records: plans.size, changes };
-  }
-
-  /** Persons, decisions, links, keys, retirements and review tasks of the chunk, in one statement. Returns the task count. */
-  private async writeLinks(em: EntityManager, links: BulkLink[], ids: string[], modelVersion: string): Promise<number> {
-    if (links.length === 0) return 0;
-    const c = Array.from({ length: 24 }, () => [] as unknown[]);
-    const [newPersons, dId, dRec, dPerson, dPrev, dAction, dReason, dProb, dWeight, dExpl, dFlags, dNorm, , kdKey, kdRec, kiKey, kiRec, rId, rInto, tKind, tRec, tPersons, tProb, tDec] = c;
-    links.forEach((l, i) => {
-      const id = ids[i];
-      if (l.created) newPersons.push(l.personId);
-      dId.push(id); dRec.push(l.recordId); dPerson.push(l.personId); dPrev.push(l.previousPersonId); dAction.push(l.action); dReason.push(l.reason);
-      dProb.push(l.probability); dWeight.push(l.weight); dExpl.push(JSON.stringify(l.explanation)); dFlags.push(JSON.stringify(l.flags)); dNorm.push(JSON.stringify(l.normalised));
-      const keep = new Set(l.keys);
-      for (const k of l.oldKeys) if (!keep.has(k)) { kdKey.push(k); kdRec.push(l.recordId); }
-      for (const k of l.keys) { kiKey.push(k); kiRec.push(l.recordId); }
-      if (l.retirePrevious) { rId.push(l.previousPersonId); rInto.push(l.personId); }
-      for (const t of l.tasks) { tKind.push(t.kind); tRec.push(l.recordId); tPersons.push(JSON.stringify(t.personIds)); tProb.push(l.probability); tDec.push(id); }
-    });
-    const params: unknown[] = [...c];
-    params[12] = modelVersion;
-    await preparedQuery(em, LINK_WRITE_SQL, params);
-    return tKind.length;
   }
 }

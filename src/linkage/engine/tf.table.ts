@@ -1,5 +1,6 @@
 // Term-frequency tables for names. The service maintains counts from its own data
 // (increment on insert, decrement on delete) and passes them to scorePair().
+import type { ModelParams } from './model.params';
 import type { NormalisedRecord } from './record.types';
 
 export interface TermCounts {
@@ -51,4 +52,19 @@ export function countOf(t: TermCounts, value: string): number {
 export function termFrequency(t: TermCounts, value: string): number {
   if (t.total <= 0) return 0;
   return Math.max(1, countOf(t, value)) / t.total;
+}
+
+/**
+ * A name the last background recount has not seen (a new name, or a fresh database) gets no
+ * term-frequency adjustment, instead of counting as the rarest name there is: otherwise common
+ * names arriving after a recount would earn the largest boost.
+ */
+export function neutralForUnseen(tf: TermFrequencies, rec: NormalisedRecord, model: ModelParams): TermFrequencies {
+  const names = termValues(rec);
+  const fill = (t: TermFrequencies['firstName'], value: string, u0: number): void => {
+    if (value && !Object.hasOwn(t.counts, value)) t.counts[value] = Math.max(1, u0 * t.total);
+  };
+  fill(tf.firstName, names.firstName, model.fields.firstName.u[0]);
+  fill(tf.lastName, names.lastName, model.fields.lastName.u[0]);
+  return tf;
 }

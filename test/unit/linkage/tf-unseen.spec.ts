@@ -1,4 +1,4 @@
-import { neutralForUnseen } from '../../../src/linkage/record-linker.service';
+import { neutralForUnseen } from '../../../src/linkage/engine/tf.table';
 import { defaultModel } from '../../../src/linkage/engine/model.params';
 import { scorePair } from '../../../src/linkage/engine/model.score';
 import { normaliseRecord } from '../../../src/linkage/engine/record.normalise';

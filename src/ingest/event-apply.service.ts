@@ -4,8 +4,6 @@ import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import type { AuditEntryInput } from '../audit/audit.context';
 import { AuditService } from '../audit/audit.service';
 import { multiQuery, preparedQuery } from '../database/multi-statement.query';
-import { blockingKeys } from '../linkage/engine/blocking.rules';
-import { normaliseRecord } from '../linkage/engine/record.normalise';
 import { RecordLinkerService, type LinkResult } from '../linkage/record-linker.service';
 import { ProjectionService, type FamiliarChange } from '../persons/projection.service';
 import { acceptedEvent, contentHash, type ValidEvent } from './event.contract';
@@ -325,15 +323,12 @@ export class EventApplyService {
     ]);
     for (const r of inserted) plans.get(`${r.source_id}\u0000${r.record_id}`)!.recId = String(r.id);
 
-    // Linked in the same transaction, in record-id order (new records last, by their new ids).
-    // Every blocking key the batch will lock is taken first, in one sorted statement, so two
-    // batches cannot deadlock on keys taken record by record.
+    // Linked in the same transaction, in record-id order (new records last, by their new ids),
+    // set-based, with the decisions linking them one by one in this order would make. linkBatch
+    // takes every blocking key of the batch in one sorted statement, so two batches cannot
+    // deadlock on keys taken record by record.
     const toLink = ordered.filter((p) => p.changed).sort((a, b) => Number(a.recId) - Number(b.recId));
-    const keys = new Set<string>();
-    for (const p of toLink) for (const k of blockingKeys(normaliseRecord({ ...p.demographics!, id: p.recId! }))) keys.add(k);
-    if (keys.size) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [[...keys].sort()]);
-    // Set-based, with the decisions linking them one by one in this order would make (the keys are held).
-    const links = await this.linker.linkBatch(em, toLink.map((p) => ({ sourceRecordId: p.recId!, demographics: p.demographics! })), keys);
+    const links = await this.linker.linkBatch(em, toLink.map((p) => ({ sourceRecordId: p.recId!, demographics: p.demographics! })));
 
     // Each touched person is refolded once for the whole batch.
     const { changes, personOf } = await this.projection.afterApplyBatch(em, ordered.map((p) => ({ sourceRecordId: p.recId!, link: links.get(p.recId!) ?? null })));

@@ -61,8 +61,9 @@ export class BulkLinker {
   }
 
   /** An already linked record of the base. */
-  seed(recordId: string, n: NormalisedRecord, personId: string, locked: boolean): void {
-    this.put(recordId, { n, personId, locked, keys: blockingKeys(n) });
+  /** `keys`: the record's entries in the copy's key index (default: its blocking keys; [] when the caller picks candidates). */
+  seed(recordId: string, n: NormalisedRecord, personId: string, locked: boolean, keys: string[] = blockingKeys(n)): void {
+    this.put(recordId, { n, personId, locked, keys });
   }
 
   /**
@@ -94,10 +95,14 @@ export class BulkLinker {
    * Links one record against the copy and updates the copy. `candidateIds`: the candidates when
    * the caller picked them (batchCandidates, over a partly seeded copy); otherwise from the copy's key index.
    */
-  link(recordId: string, demographics: Omit<RawPersonRecord, 'id'>, candidateIds?: readonly string[]): BulkLink {
+  link(
+    recordId: string, demographics: Omit<RawPersonRecord, 'id'>, candidateIds?: readonly string[],
+    /** The record normalised and its keys, when the caller has them already. */
+    pre?: { rec: NormalisedRecord; keys: string[] },
+  ): BulkLink {
     const model = this.model;
-    const rec = normaliseRecord({ ...demographics, id: recordId });
-    const keys = blockingKeys(rec);
+    const rec = pre?.rec ?? normaliseRecord({ ...demographics, id: recordId });
+    const keys = pre?.keys ?? blockingKeys(rec);
     const held = this.records.get(recordId);
     const prev = held
       ? { person_id: held.personId, locked: held.locked, shared: (this.personSize.get(held.personId) ?? 0) > 1 }

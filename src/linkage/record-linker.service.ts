@@ -150,13 +150,14 @@ export class RecordLinkerService {
     );
 
     const linker = new BulkLinker(model, this.newPersonId);
-    for (const [id, person, locked, n] of more.cand ?? []) linker.seed(id, n, person, locked);
-    for (const [id, person, locked, n] of cur) linker.seed(id, n, person, locked);
+    // Candidates are picked already, so the copy needs no key index.
+    for (const [id, person, locked, n] of more.cand ?? []) linker.seed(id, n, person, locked, []);
+    for (const [id, person, locked, n] of cur) linker.seed(id, n, person, locked, []);
     for (const [, person, , , size] of cur) linker.setPersonSize(person, Number(size));
     const { first, last } = this.totalCache!;
     linker.setNameCounts((read.tf ?? []).map(([field, value, records]) => ({ field, value, records })), { first, last });
     linker.setConstraints((more.cons ?? []).map(([kind, a, b]) => ({ kind, a, b })));
-    const links = items.map((it, i) => ({ ...linker.link(ids[i], it.demographics, picked[i]), oldKeys: oldKeys.get(ids[i])! }));
+    const links = items.map((it, i) => ({ ...linker.link(ids[i], it.demographics, picked[i], { rec: recs[i], keys: newKeys[i] }), oldKeys: oldKeys.get(ids[i])! }));
     await writeBulkLinks(em, links, more.ids, model.version);
     links.forEach((l, i) => out.set(l.recordId, { personId: l.personId, previousPersonId: l.previousPersonId, action: l.action, decisionId: more.ids[i] }));
     return out;

@@ -31,6 +31,7 @@ export interface BatchOutcome {
 interface ApplyRow {
   source_id: string;
   record_id: string;
+  event_id: string;
   source_code: string;
   agency_code: string;
   payload: unknown;
@@ -136,11 +137,12 @@ WITH ins AS (
          AS v(source_id, record_id, version, dem, hash, occurred_at, inbox_id)
     JOIN recs ON recs.source_id = v.source_id AND recs.record_id = v.record_id
 ), ev AS (
-  INSERT INTO record_event (inbox_event_id, source_record_id, type, occurred_at, details)
-  SELECT e.inbox_id, recs.id, e.type, e.occurred_at, e.details
+  INSERT INTO record_event (inbox_event_id, source_record_id, event_id, type, occurred_at, details)
+  SELECT e.inbox_id, recs.id, i.event_id, e.type, e.occurred_at, e.details
     FROM unnest($23::bigint[], $24::uuid[], $25::text[], $26::text[], $27::timestamptz[], $28::jsonb[]) WITH ORDINALITY
          AS e(inbox_id, source_id, record_id, type, occurred_at, details, n)
     JOIN recs ON recs.source_id = e.source_id AND recs.record_id = e.record_id
+    JOIN inbox_event i ON i.id = e.inbox_id
    ORDER BY e.n
 ), mark AS (
   UPDATE inbox_event SET applied_at = now(), last_error = NULL WHERE id = ANY($29::bigint[])
@@ -356,7 +358,7 @@ export class EventApplyService {
     const results = await multiQuery(
       qr,
       `SELECT pg_advisory_xact_lock(hashtextextended('rec:' || source_id || ':' || record_id, 0)) FROM inbox_event WHERE id = ${inboxId};
-       SELECT i.source_id, i.record_id, i.payload, i.applied_at, s.code AS source_code, a.code AS agency_code,
+       SELECT i.source_id, i.record_id, i.event_id, i.payload, i.applied_at, s.code AS source_code, a.code AS agency_code,
               r.id AS rec_id, r.demographics_hash, r.demographics_as_of, r.version
          FROM inbox_event i
          JOIN source s ON s.id = i.source_id
@@ -413,8 +415,8 @@ export class EventApplyService {
         steps.push(`UPDATE source_record SET demographics_as_of = $3::timestamptz WHERE id = (SELECT id FROM rec)`);
       }
     }
-    steps.push(`INSERT INTO record_event (inbox_event_id, source_record_id, type, occurred_at, details)
-      SELECT $1::bigint, rec.id, $2, $3::timestamptz, $4::jsonb FROM rec`);
+    steps.push(`INSERT INTO record_event (inbox_event_id, source_record_id, event_id, type, occurred_at, details)
+      SELECT $1::bigint, rec.id, ${p(row.event_id)}, $2, $3::timestamptz, $4::jsonb FROM rec`);
     steps.push(`UPDATE inbox_event SET applied_at = now(), last_error = NULL WHERE id = $1::bigint`);
 
     const [first, ...rest] = steps;

@@ -29,7 +29,7 @@ interface RecordRow {
   part2: boolean;
   record_id: string;
   demographics: Record<string, unknown>;
-  /** [record_event.id, inbox_event.event_id, type, occurred_at, details] in (occurred_at, id) order. */
+  /** [record_event.id, record_event.event_id, type, occurred_at, details] in (occurred_at, id) order. */
   events: [string, string, string, string, Record<string, unknown>][];
 }
 
@@ -46,9 +46,8 @@ const LOCK_NS = 2;
 const LOAD_SQL = (where: string): string => `
   SELECT lr.person_id::text AS person_id, sr.id::text AS rec_id, s.code AS source, a.code AS agency, a.kind, a.part2,
          sr.record_id, sr.demographics,
-         COALESCE((SELECT json_agg(json_build_array(e.id::text, i.event_id, e.type, e.occurred_at, e.details) ORDER BY e.occurred_at, e.id)
-                     FROM record_event e JOIN inbox_event i ON i.id = e.inbox_event_id
-                    WHERE e.source_record_id = sr.id), '[]'::json) AS events
+         COALESCE((SELECT json_agg(json_build_array(e.id::text, e.event_id, e.type, e.occurred_at, e.details) ORDER BY e.occurred_at, e.id)
+                     FROM record_event e WHERE e.source_record_id = sr.id), '[]'::json) AS events
     FROM linkage_record lr
     JOIN source_record sr ON sr.id = lr.source_record_id
     JOIN source s ON s.id = sr.source_id

@@ -188,6 +188,19 @@ describe('person projections', () => {
     expect(await streamFor(aliciaId)).toEqual(['added', 'removed']);
   });
 
+  it('an event expunged by its eventId stops counting; the record and its other events stay', async () => {
+    const subject = { recordId: 'J-EX', firstName: 'Ernesto', lastName: 'Quintanilla', dateOfBirth: '1984-02-14' };
+    const booking = makeEvent({ type: 'booking', occurredAt: '2026-08-10T00:00:00Z', details: { bookingNumber: 'B-900' } }, subject);
+    const need = makeEvent({ type: 'need_opened', occurredAt: '2026-08-11T00:00:00Z', details: { needId: 'EN-1', category: 'housing' } }, subject);
+    await send(jail, [booking, need]);
+    expect(await viewOf('county-jail', 'J-EX')).toMatchObject({ in_custody: true, open_needs: ['housing'] });
+    await send(jail, [makeEvent({ type: 'record_expunged', occurredAt: '2026-08-12T00:00:00Z', details: { eventIds: [booking.eventId] } }, subject)]);
+    const v = await viewOf('county-jail', 'J-EX');
+    expect(v).toMatchObject({ in_custody: false, open_needs: ['housing'] });
+    expect(v.state.custody).toEqual([]);
+    expect(v.state.records.map((r) => r.recordId)).toEqual(['J-EX']);
+  });
+
   it('a late event gives the same state as the same events in order', async () => {
     const day = (d: number) => `2026-07-${String(d).padStart(2, '0')}T10:00:00Z`;
     const story = (recordId: string, firstName: string, lastName: string, dateOfBirth: string) => {

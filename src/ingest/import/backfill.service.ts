@@ -114,11 +114,12 @@ WITH ins AS (
          AS v(record_id, version, dem, hash, occurred_at, inbox_id)
     JOIN recs ON recs.record_id = v.record_id
 ), ev AS (
-  INSERT INTO record_event (inbox_event_id, source_record_id, type, occurred_at, details)
-  SELECT e.inbox_id, recs.id, e.type, e.occurred_at, e.details
+  INSERT INTO record_event (inbox_event_id, source_record_id, event_id, type, occurred_at, details)
+  SELECT e.inbox_id, recs.id, i.event_id, e.type, e.occurred_at, e.details
     FROM unnest($21::bigint[], $22::text[], $23::text[], $24::timestamptz[], $25::jsonb[]) WITH ORDINALITY
          AS e(inbox_id, record_id, type, occurred_at, details, n)
     JOIN recs ON recs.record_id = e.record_id
+    JOIN inbox_event i ON i.id = e.inbox_id
    ORDER BY e.n
 ), mark AS (
   UPDATE inbox_event SET applied_at = now(), last_error = NULL WHERE id = ANY($26::bigint[])

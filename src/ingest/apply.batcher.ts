@@ -14,11 +14,24 @@ interface Waiter {
 /** After this many deferrals an event takes the single path, which waits for its record's lock. */
 const MAX_DEFERRALS = 50;
 
+function sqlState(err: unknown): unknown {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return e?.code ?? e?.driverError?.code;
+}
+
 /** Deadlocks and serialisation failures: the batch is retried as a whole once before the fallback. */
 function retryable(err: unknown): boolean {
-  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
-  const code = e?.code ?? e?.driverError?.code;
+  const code = sqlState(err);
   return code === '40P01' || code === '40001';
+}
+
+/**
+ * PostgreSQL's shared lock table is full (out of shared memory: a batch takes an advisory lock per
+ * record, blocking key and person, and the table holds max_locks_per_transaction x max_connections).
+ * The batch is applied in halves, which take about half the locks each, instead of one by one.
+ */
+function lockTableFull(err: unknown): boolean {
+  return sqlState(err) === '53200';
 }
 
 /**
@@ -27,7 +40,8 @@ function retryable(err: unknown): boolean {
  * INGEST_APPLY_BATCH_SIZE of them in one transaction (EventApplyService.applyBatch), at most
  * INGEST_APPLY_PARALLEL batches at once; jobs that arrive meanwhile make up the next batch. A
  * partly filled batch waits INGEST_APPLY_LINGER_MS for more. When a batch fails it is rolled back and its events are applied
- * one by one (EventApplyService.apply), so a poison event fails only its own job.
+ * one by one (EventApplyService.apply), so a poison event fails only its own job; a batch that
+ * filled PostgreSQL's lock table is applied in halves instead.
  */
 @Injectable()
 export class ApplyBatcher {
@@ -87,6 +101,13 @@ export class ApplyBatcher {
         return this.applier.applyBatch(ids);
       });
     } catch (err) {
+      if (lockTableFull(err) && batch.length > 1) {
+        this.log.warn({ events: batch.length }, 'apply batch ran out of lock table space (max_locks_per_transaction); applying it in halves');
+        const half = Math.ceil(batch.length / 2);
+        await this.run(batch.slice(0, half));
+        await this.run(batch.slice(half));
+        return;
+      }
       // Error class only: messages can carry data.
       this.log.warn({ events: batch.length, err: err instanceof Error ? err.name : 'unknown' }, 'apply batch failed; applying its events one by one');
       for (const w of batch) await this.single(w);

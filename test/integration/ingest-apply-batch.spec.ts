@@ -183,6 +183,43 @@ describe('batched apply', () => {
         await stack.query(`DROP TRIGGER test_batch_poison_trg ON record_event`);
       }
     });
+    it('a batch that fills the lock table is applied in halves, not one by one; nothing fails', async () => {
+      // Stands in for PostgreSQL's "out of shared memory" (53200, max_locks_per_transaction): any
+      // apply statement writing more than 4 events fails with it. Applied statement sizes are logged.
+      await stack.query(`CREATE TABLE test_apply_sizes (n integer NOT NULL)`);
+      await stack.query(`CREATE FUNCTION test_lock_table() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE k integer;
+        BEGIN
+          SELECT count(*) INTO k FROM new_events;
+          IF k > 4 THEN RAISE EXCEPTION 'out of shared memory' USING ERRCODE = '53200'; END IF;
+          INSERT INTO test_apply_sizes VALUES (k);
+          RETURN NULL;
+        END $$`);
+      await stack.query(`CREATE TRIGGER test_lock_table_trg AFTER INSERT ON record_event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION test_lock_table()`);
+      try {
+        const key = await stack.createSource('locks-src', 'provider');
+        const events = Array.from({ length: 24 }, (_, i) =>
+          makeEvent({ eventId: `lk-${i}`, occurredAt: at(i), details: { serviceType: 'visit' } }, { recordId: `LK-${i}`, firstName: `Lee${i}` }),
+        );
+        expect((await stack.sendEvents(key, events)).status).toBe(202);
+        await stack.startWorker();
+        const counts = async (): Promise<{ applied: string; failed: string }> => (await stack.query<{ applied: string; failed: string }>(
+          `SELECT count(*) FILTER (WHERE applied_at IS NOT NULL) AS applied, count(*) FILTER (WHERE attempts > 0) AS failed
+             FROM inbox_event i JOIN source s ON s.id = i.source_id WHERE s.code = 'locks-src'`,
+        ))[0];
+        await waitFor(async () => (await counts()).applied === '24', 60_000, 'every event applied');
+        expect((await counts()).failed).toBe('0');
+        const sizes = (await stack.query<{ n: number }>(`SELECT n FROM test_apply_sizes`)).map((r) => r.n);
+        expect(sizes.reduce((a, b) => a + b, 0)).toBe(24);
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(4);
+        // Halves of a batch, not the one-by-one fallback.
+        expect(Math.max(...sizes)).toBeGreaterThan(1);
+        expect(sizes.length).toBeLessThan(24);
+      } finally {
+        await stack.stopWorkers();
+        await stack.query(`DROP TRIGGER test_lock_table_trg ON record_event`);
+      }
+    });
   });
 
   describe('two workers with batches', () => {

@@ -15,6 +15,7 @@ const log = (m: string): void => void process.stderr.write(`bench: ${m}\n`);
 const RECORDS = Number(process.env.BACKFILL_RECORDS ?? 100_000);
 const CHUNK = process.env.BACKFILL_CHUNK ?? '2000';
 // The in-memory copy of the linked base takes about 6 KB per record: room for 1M and more.
+// BACKFILL_NODE_ARGS: extra node flags for the CLI runs (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 const HEAP_MB = process.env.BACKFILL_HEAP_MB ?? '12288';
 const BASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/familiar_faces';
 const DB = 'ff_bench_backfill';
@@ -32,7 +33,7 @@ interface Run {
 
 function run(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('/usr/bin/time', ['-f', 'PEAK_RSS_KB %M', process.execPath, 'dist/cli.js', ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 },
+    execFile('/usr/bin/time', ['-f', 'PEAK_RSS_KB %M', process.execPath, ...(process.env.BACKFILL_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/cli.js', ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
   });
 }

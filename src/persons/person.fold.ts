@@ -44,11 +44,13 @@ const DAY_MS = 86_400_000;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const iso = (v: string): string => new Date(v).toISOString();
 
-function byTimeThenId(a: FoldEvent, b: FoldEvent): number {
-  const t = Date.parse(a.occurredAt) - Date.parse(b.occurredAt);
-  if (t !== 0) return t;
-  // Numeric ids as strings: shorter is smaller.
-  return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Events in (occurredAt, id) order; each time is parsed once, not once per comparison. */
+function byTimeThenId(events: FoldEvent[]): FoldEvent[] {
+  const keyed = events.map((e) => ({ e, t: Date.parse(e.occurredAt) }));
+  keyed.sort((a, b) => a.t - b.t
+    // Numeric ids as strings: shorter is smaller.
+    || a.e.id.length - b.e.id.length || (a.e.id < b.e.id ? -1 : a.e.id > b.e.id ? 1 : 0));
+  return keyed.map((k) => k.e);
 }
 
 /** Lower-case, accents and punctuation removed, single spaces: the form search_name is compared in. */
@@ -197,7 +199,7 @@ export function foldPerson(
   criteria: CriterionConfig[], now: Date,
 ): PersonState | null {
   const recs = new Map(records.map((r) => [r.sourceRecordId, r]));
-  const sorted = events.filter((e) => recs.has(e.sourceRecordId)).sort(byTimeThenId);
+  const sorted = byTimeThenId(events.filter((e) => recs.has(e.sourceRecordId)));
 
   // Expunges first: they remove events whatever their position in time.
   const wholly = new Set<string>();

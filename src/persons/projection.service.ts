@@ -136,7 +136,11 @@ export class ProjectionService {
   private async write(em: EntityManager, ids: string[], rows: RecordRow[]): Promise<FamiliarChange[]> {
     const now = new Date();
     const byPerson = new Map<string, RecordRow[]>();
-    for (const r of rows) byPerson.set(r.person_id, [...(byPerson.get(r.person_id) ?? []), r]);
+    for (const r of rows) {
+      const list = byPerson.get(r.person_id);
+      if (list) list.push(r);
+      else byPerson.set(r.person_id, [r]);
+    }
 
     const views: Record<string, unknown>[] = [];
     const consents: Record<string, unknown>[] = [];

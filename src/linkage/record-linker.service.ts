@@ -157,7 +157,13 @@ export class RecordLinkerService {
     const { first, last } = this.totalCache!;
     linker.setNameCounts((read.tf ?? []).map(([field, value, records]) => ({ field, value, records })), { first, last });
     linker.setConstraints((more.cons ?? []).map(([kind, a, b]) => ({ kind, a, b })));
-    const links = items.map((it, i) => ({ ...linker.link(ids[i], it.demographics, picked[i], { rec: recs[i], keys: newKeys[i] }), oldKeys: oldKeys.get(ids[i])! }));
+    // As linkRecord's join with linkage_record: a key row whose record has no link is no candidate.
+    const linked = new Set([...(more.cand ?? []).map((c) => c[0]), ...cur.map((c) => c[0])]);
+    const position = new Map(ids.map((id, i) => [id, i]));
+    const links = items.map((it, i) => {
+      const candidates = picked[i].filter((id) => linked.has(id) || (position.get(id) ?? Infinity) < i);
+      return { ...linker.link(ids[i], it.demographics, candidates, { rec: recs[i], keys: newKeys[i] }), oldKeys: oldKeys.get(ids[i])! };
+    });
     await writeBulkLinks(em, links, more.ids, model.version);
     links.forEach((l, i) => out.set(l.recordId, { personId: l.personId, previousPersonId: l.previousPersonId, action: l.action, decisionId: more.ids[i] }));
     return out;

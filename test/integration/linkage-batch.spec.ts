@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
+import { blockingKeys } from '../../src/linkage/engine/blocking.rules';
 import { generatePopulation } from '../../src/linkage/engine/population.generate';
 import { pick, randInt, seededRng } from '../../src/linkage/engine/random.seed';
+import { normaliseRecord } from '../../src/linkage/engine/record.normalise';
 import type { RawPersonRecord } from '../../src/linkage/engine/record.types';
 import { RecordLinkerService } from '../../src/linkage/record-linker.service';
 import { TestStack } from '../support/stack';
@@ -77,6 +79,14 @@ describe('linkage: a batch linked set-based equals the same records linked one b
       items.push({ sourceRecordId: it.sourceRecordId, demographics });
     }
     items.sort((a, b) => Number(a.sourceRecordId) - Number(b.sourceRecordId));
+
+    // A key row whose record has no link (as after a failed write): neither path may use it as a candidate.
+    const [stray] = await stack.query<{ id: string }>(
+      `INSERT INTO source_record (source_id, record_id, demographics, demographics_hash, demographics_as_of)
+       VALUES ($1, 'stray', '{}', sha256('stray'), now()) RETURNING id::text AS id`, [sourceId],
+    );
+    const strayKeys = [...new Set(items.slice(0, 5).flatMap((it) => blockingKeys(normaliseRecord({ ...it.demographics, id: it.sourceRecordId }))))];
+    await stack.query(`INSERT INTO blocking_key (key, source_record_id) SELECT unnest($1::text[]), $2::bigint`, [strayKeys, stray.id]);
   }, 120_000);
   afterAll(async () => stack.close());
 

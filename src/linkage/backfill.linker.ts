@@ -33,8 +33,9 @@ const pid = (id: string): string => `p:${id}`;
 
 /**
  * The record linker's per-record steps (normalise, keys, capped candidates, score persons,
- * decide, decision rows) over an in-memory copy of the linked base, for the bulk backfill.
- * Seeded with every linked record; each link() updates the copy as the service's writes would,
+ * decide, decision rows) over an in-memory copy of the linked base. The backfill seeds it with
+ * every linked record; the ingest batch (RecordLinkerService.linkBatch) seeds only the candidates
+ * it picked and passes them to link(). Each link() updates the copy as the service's writes would,
  * so record N sees records 1..N-1 exactly as incremental linking in the same order does.
  * Nothing here touches the database: the caller writes the returned rows.
  */
@@ -60,8 +61,7 @@ export class BulkLinker {
     return this.records.size;
   }
 
-  /** An already linked record of the base. */
-  /** `keys`: the record's entries in the copy's key index (default: its blocking keys; [] when the caller picks candidates). */
+  /** An already linked record of the base. `keys`: its entries in the copy's key index (default: its blocking keys; [] when the caller picks candidates). */
   seed(recordId: string, n: NormalisedRecord, personId: string, locked: boolean, keys: string[] = blockingKeys(n)): void {
     this.put(recordId, { n, personId, locked, keys });
   }

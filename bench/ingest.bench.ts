@@ -531,7 +531,9 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${table.map((r) => `${r[0].padEnd(w)}  ${r[1]}`).join('\n')}\n\n`);
     process.stdout.write(`machine: ${m.cores} cores, ${m.ramGb} GB, ${m.cpu}; Node ${m.node}; PostgreSQL ${m.pg}; Redis ${m.redis}; load ${m.load} -> ${os.loadavg()[0].toFixed(1)}\n`);
 
-    if (process.env.BENCH_NO_DOCS !== '1') {
+    // The section's text describes the default phases (1 worker, then 2).
+    if (process.env.BENCH_WORKERS !== undefined) log('BENCH_WORKERS is set: docs not written');
+    else if (process.env.BENCH_NO_DOCS !== '1') {
       writeDocs(section(m, settings, accepted, applied, mem));
       log(`wrote the Ingest section of ${path.relative(ROOT, DOCS)}`);
     }

@@ -24,6 +24,11 @@ export interface LinkResult {
 }
 
 const rid = (id: string): string => `r:${id}`;
+// Blocking-key locks, their own hash namespace (1), in sorted order so two linkers cannot deadlock.
+const LOCK_KEYS_SQL = `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`;
+// The totals of the last name recount, per field (read with the counts: see lockAndRead).
+const NAME_TOTALS_SQL = `(SELECT json_build_array(coalesce(sum(records) FILTER (WHERE field = 'first'), 0), coalesce(sum(records) FILTER (WHERE field = 'last'), 0))
+                    FROM name_frequency)`;
 const pid = (id: string): string => `p:${id}`;
 
 /**
@@ -46,15 +51,11 @@ export class RecordLinkerService {
    * key replacement, the candidates, the name counts and the steward constraints; (2) every write
    * of the decision in one statement of data-modifying CTEs.
    */
-  async linkRecord(
-    em: EntityManager, sourceRecordId: string, demographics: Omit<RawPersonRecord, 'id'>,
-    /** Keys the caller already holds in this transaction (the ingest batch locks all its records' keys in one sorted statement). */
-    lockedKeys?: ReadonlySet<string>,
-  ): Promise<LinkResult> {
+  async linkRecord(em: EntityManager, sourceRecordId: string, demographics: Omit<RawPersonRecord, 'id'>): Promise<LinkResult> {
     const model = await this.models.active(em);
     const rec = normaliseRecord({ ...demographics, id: sourceRecordId });
     const keys = blockingKeys(rec);
-    const found = await this.lockAndRead(em, sourceRecordId, rec, keys, lockedKeys);
+    const found = await this.lockAndRead(em, sourceRecordId, rec, keys);
     const prev = found.current ?? undefined;
     const tf = neutralForUnseen(found.tf, rec, model);
 
@@ -80,26 +81,22 @@ export class RecordLinkerService {
    * before the first decision (batchCandidates: they depend on key membership only), the decisions
    * are made in order by a BulkLinker seeded with the candidates and the batch's current links.
    */
-  async linkBatch(
-    em: EntityManager, items: readonly { sourceRecordId: string; demographics: Omit<RawPersonRecord, 'id'> }[],
-    /** Keys the caller already holds in this transaction. */
-    lockedKeys: ReadonlySet<string> = new Set(),
-  ): Promise<Map<string, LinkResult>> {
+  async linkBatch(em: EntityManager, items: readonly { sourceRecordId: string; demographics: Omit<RawPersonRecord, 'id'> }[]): Promise<Map<string, LinkResult>> {
     const out = new Map<string, LinkResult>();
     const ids = items.map((i) => String(i.sourceRecordId));
-    if (items.length <= 1 || new Set(ids).size !== ids.length) {
-      for (const it of items) out.set(String(it.sourceRecordId), await this.linkRecord(em, String(it.sourceRecordId), it.demographics, lockedKeys));
+    if (new Set(ids).size !== ids.length) throw new Error('linkBatch: a record appears twice in one batch');
+    // One record: linkRecord's two round trips are fewer than four.
+    if (items.length <= 1) {
+      for (const it of items) out.set(ids[0], await this.linkRecord(em, ids[0], it.demographics));
       return out;
     }
     const model = await this.models.active(em);
     const recs = items.map((it, i) => normaliseRecord({ ...it.demographics, id: ids[i] }));
     const newKeys = recs.map((r) => [...new Set(blockingKeys(r))]);
-    const allKeys = [...new Set(newKeys.flat())].sort();
-    const toLock = allKeys.filter((k) => !lockedKeys.has(k));
-    if (toLock.length) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [toLock]);
+    const allKeys = [...new Set(newKeys.flat())];
+    if (allKeys.length) await preparedQuery(em, LOCK_KEYS_SQL, [allKeys]);
 
     const names = recs.map((r) => termValues(r));
-    const needTotal = !this.totalCache || Date.now() - this.totalCache.at > 10_000;
     // After the locks: this snapshot sees every record that shares a key with the batch and committed before us.
     const [read] = await preparedQuery<{
       cur: [string, string, boolean, NormalisedRecord, number][] | null;
@@ -123,11 +120,10 @@ export class RecordLinkerService {
                 WHERE m.ids IS NOT NULL) AS others,
               (SELECT json_agg(json_build_array(field, value, records)) FROM name_frequency
                 WHERE (field = 'first' AND value = ANY($3::text[])) OR (field = 'last' AND value = ANY($4::text[]))) AS tf
-              ${needTotal ? `, (SELECT json_build_array(coalesce(sum(records) FILTER (WHERE field = 'first'), 0), coalesce(sum(records) FILTER (WHERE field = 'last'), 0))
-                    FROM name_frequency) AS total` : ''}`,
+              ${this.totalsColumn()}`,
       [ids, allKeys, [...new Set(names.map((n) => n.firstName))], [...new Set(names.map((n) => n.lastName))], DEFAULT_KEY_CAP],
     );
-    if (read.total !== undefined) this.totalCache = { at: Date.now(), first: Number(read.total[0]), last: Number(read.total[1]) };
+    const totals = this.keepTotals(read.total);
 
     const oldKeys = new Map<string, string[]>(ids.map((id) => [id, []]));
     for (const [id, key] of read.old ?? []) oldKeys.get(id)!.push(key);
@@ -154,8 +150,7 @@ export class RecordLinkerService {
     for (const [id, person, locked, n] of more.cand ?? []) linker.seed(id, n, person, locked, []);
     for (const [id, person, locked, n] of cur) linker.seed(id, n, person, locked, []);
     for (const [, person, , , size] of cur) linker.setPersonSize(person, Number(size));
-    const { first, last } = this.totalCache!;
-    linker.setNameCounts((read.tf ?? []).map(([field, value, records]) => ({ field, value, records })), { first, last });
+    linker.setNameCounts((read.tf ?? []).map(([field, value, records]) => ({ field, value, records })), totals);
     linker.setConstraints((more.cons ?? []).map(([kind, a, b]) => ({ kind, a, b })));
     // As linkRecord's join with linkage_record: a key row whose record has no link is no candidate.
     const linked = new Set([...(more.cand ?? []).map((c) => c[0]), ...cur.map((c) => c[0])]);
@@ -175,15 +170,9 @@ export class RecordLinkerService {
    * with this one and committed before us. Both are prepared: planning the read cost more than a
    * round trip.
    */
-  private async lockAndRead(em: EntityManager, recordId: string, rec: NormalisedRecord, keys: string[], lockedKeys?: ReadonlySet<string>): Promise<LinkRead> {
+  private async lockAndRead(em: EntityManager, recordId: string, rec: NormalisedRecord, keys: string[]): Promise<LinkRead> {
     const names = termValues(rec);
-    // A name's frequency is its count over the records counted by the same recount (the sum of
-    // name_frequency per field), never over a live record count: counts and total from different
-    // moments make every name look rarer (counts behind a growing base) or commoner (counts
-    // loaded before the records) than it is. Re-read every 10 s.
-    const needTotal = !this.totalCache || Date.now() - this.totalCache.at > 10_000;
-    const toLock = lockedKeys ? keys.filter((k) => !lockedKeys.has(k)) : keys;
-    if (toLock.length) await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended(k, 1)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s`, [toLock]);
+    if (keys.length) await preparedQuery(em, LOCK_KEYS_SQL, [keys]);
     // Keys carried by more than the cap are too common to be evidence; each key's records are read
     // from the key index only up to cap+1, so a very common key costs no more than a rare one. A
     // record is a candidate when it shares two usable keys or one selective key (isCandidate), and
@@ -218,8 +207,7 @@ export class RecordLinkerService {
                 WHERE (field = 'first' AND value = $3::text) OR (field = 'last' AND value = $4::text)) AS tf,
               (SELECT json_agg(json_build_array(kind, a, b)) FROM steward_constraint
                 WHERE revoked_at IS NULL AND (a IN (SELECT id FROM ids) OR b IN (SELECT id FROM ids))) AS cons
-              ${needTotal ? `, (SELECT json_build_array(coalesce(sum(records) FILTER (WHERE field = 'first'), 0), coalesce(sum(records) FILTER (WHERE field = 'last'), 0))
-                    FROM name_frequency) AS total` : ''}`,
+              ${this.totalsColumn()}`,
       [recordId, keys, names.firstName, names.lastName, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, DEFAULT_CANDIDATE_LIMIT],
     );
     const row = rows[0] as {
@@ -229,8 +217,7 @@ export class RecordLinkerService {
       cons: [string, string, string][] | null;
       total?: [number | string, number | string];
     };
-    if (row.total !== undefined) this.totalCache = { at: Date.now(), first: Number(row.total[0]), last: Number(row.total[1]) };
-    const { first, last } = this.totalCache!;
+    const { first, last } = this.keepTotals(row.total);
     const tf: TermFrequencies = { firstName: { total: first, counts: {} }, lastName: { total: last, counts: {} } };
     for (const [field, value, records] of row.tf ?? []) (field === 'first' ? tf.firstName : tf.lastName).counts[value] = records;
     const cons = row.cons ?? [];
@@ -241,6 +228,22 @@ export class RecordLinkerService {
       tf,
       constraints: { mustLink: pairs('must_link'), mustNotLink: pairs('must_not_link') },
     };
+  }
+
+  /**
+   * A name's frequency is its count over the records counted by the same recount (the sum of
+   * name_frequency per field), never over a live record count: counts and total from different
+   * moments make every name look rarer (counts behind a growing base) or commoner (counts loaded
+   * before the records) than it is. The totals are re-read every 10 s, as an extra column `total`
+   * of the statement that reads the counts.
+   */
+  private totalsColumn(): string {
+    return !this.totalCache || Date.now() - this.totalCache.at > 10_000 ? `, ${NAME_TOTALS_SQL} AS total` : '';
+  }
+
+  private keepTotals(total: [number | string, number | string] | undefined): { first: number; last: number } {
+    if (total !== undefined) this.totalCache = { at: Date.now(), first: Number(total[0]), last: Number(total[1]) };
+    return this.totalCache!;
   }
 
   private apply(

@@ -126,7 +126,6 @@ WITH ins AS (
 )
 SELECT id::text AS id, record_id FROM ins`;
 
-
 const PROGRESS_EVERY_MS = 500;
 /** Records linked per write statement. */
 const LINK_SLICE = 250;

@@ -338,6 +338,11 @@ async function drain(pg: Client, n: number, backlog: number): Promise<{ result: 
       startCount = done;
     }
   }
+  // Applied means read models current too: the refold of the last batch commits after its apply.
+  while (Number((await pg.query<{ n: string }>(`SELECT count(*) AS n FROM person_refold_due`)).rows[0].n) > 0) {
+    if (Date.now() > end) throw new Error(`refolds after apply with ${n} worker(s) timed out`);
+    await sleep(20);
+  }
   const seconds = (performance.now() - tStart) / 1000;
   const open = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NULL`);
   if (Number(open.rows[0].n) > 0) throw new Error(`${open.rows[0].n} events have a record_event but no applied mark`);
@@ -391,9 +396,10 @@ function section(m: Machine, settings: string, acc: AcceptResult[], apply: Apply
     `Measured ${date} with \`npm run bench:ingest\` (bench/ingest.bench.ts). It builds, starts the real processes`,
     '(`node dist/api.main.js`, `node dist/worker.main.js`) against a fresh database `ff_bench_<ts>` and its own',
     'QUEUE_PREFIX, posts batches of full-subject events with the workers stopped (accepted/s), then starts',
-    'workers on that backlog (applied/s: first to last applied event, polled from the `record_event` count),',
-    'then does it again on a fresh backlog with 2 workers. Applying includes everything the worker does per event',
-    '(source record, versions, record_event and, when demographics changed, linkage). Database and queue keys are removed at the end.',
+    'workers on that backlog (applied/s: first applied event to the last one applied with its persons refolded,',
+    'polled from the `record_event` and `person_refold_due` counts), then does it again on a fresh backlog with 2 workers.',
+    'Applying includes everything the worker does per event (source record, versions, record_event, linkage when',
+    'demographics changed, the refold of the persons touched, audit). Database and queue keys are removed at the end.',
     '',
     `Machine: ${m.cores} cores, ${m.ramGb} GB RAM, ${m.cpu}, ${m.os}; Node ${m.node}, PostgreSQL ${m.pg}, Redis ${m.redis}.`,
     `Load average (1 min) from other work on the machine: ${m.load} at the start, ${os.loadavg()[0].toFixed(1)} at the end; numbers are only comparable at similar load.`,

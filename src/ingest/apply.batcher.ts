@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app.config';
-import { ChangeStreamService } from '../persons/change-stream.service';
+import { RefoldBatcher } from '../persons/refold.batcher';
 import { EventApplyService, type AppliedEvent, type BatchOutcome } from './event-apply.service';
 
 interface Waiter {
@@ -41,7 +41,9 @@ function lockTableFull(err: unknown): boolean {
  * INGEST_APPLY_PARALLEL batches at once; jobs that arrive meanwhile make up the next batch. A
  * partly filled batch waits INGEST_APPLY_LINGER_MS for more. When a batch fails it is rolled back and its events are applied
  * one by one (EventApplyService.apply), so a poison event fails only its own job; a batch that
- * filled PostgreSQL's lock table is applied in halves instead.
+ * filled PostgreSQL's lock table is applied in halves instead. The persons a batch touched are
+ * refolded by the RefoldBatcher after its commit, on another connection, while the next batch
+ * applies; the jobs complete when that refold committed.
  */
 @Injectable()
 export class ApplyBatcher {
@@ -55,7 +57,7 @@ export class ApplyBatcher {
 
   constructor(
     private readonly applier: EventApplyService,
-    private readonly changes: ChangeStreamService,
+    private readonly refolds: RefoldBatcher,
     cfg: AppConfig,
   ) {
     this.size = cfg.INGEST_APPLY_BATCH_SIZE;
@@ -63,7 +65,10 @@ export class ApplyBatcher {
     this.maxInFlight = cfg.INGEST_APPLY_PARALLEL;
   }
 
-  /** Resolves with the event's effect (null: it was applied before) once its transaction committed. */
+  /**
+   * Resolves with the event's effect (null: it was applied before) once its transaction committed
+   * and its persons' refold committed after it; rejects when either failed.
+   */
   submit(inboxId: string): Promise<AppliedEvent | null> {
     return new Promise((resolve, reject) => {
       this.pending.push({ id: String(inboxId), resolve, reject, deferrals: 0 });
@@ -113,24 +118,31 @@ export class ApplyBatcher {
       for (const w of batch) await this.single(w);
       return;
     }
-    // After COMMIT: a rolled-back batch announces nothing.
-    if (out.familiarChanges.length) await this.changes.publishQuietly(out.familiarChanges);
     const deferred = new Set(out.deferred);
     const again: Waiter[] = [];
+    const done: Waiter[] = [];
+    const rest: Waiter[] = [];
     for (const w of batch) {
-      if (out.applied.has(w.id)) w.resolve(out.applied.get(w.id)!);
+      if (out.applied.has(w.id)) done.push(w);
       else if (deferred.has(w.id) && ++w.deferrals <= MAX_DEFERRALS) again.push(w);
-      else await this.single(w);
+      else rest.push(w);
     }
+    // After COMMIT, and not awaited: the refold runs on its own connection while this slot takes
+    // the next batch. The jobs complete when it committed.
+    this.refolds.refresh(out.personIds).then(
+      () => { for (const w of done) w.resolve(out.applied.get(w.id)!); },
+      (err: unknown) => { for (const w of done) w.reject(err); },
+    );
     // First in line for the next batch; its record's holder commits meanwhile.
     this.pending.unshift(...again);
+    for (const w of rest) await this.single(w);
   }
 
   /** The one-event path: waits for its record's lock; its failure is its own job's. */
   private async single(w: Waiter): Promise<void> {
     try {
       const res = await this.applier.apply(w.id);
-      if (res?.familiarChanges.length) await this.changes.publishQuietly(res.familiarChanges);
+      if (res) await this.refolds.refresh(res.personIds);
       w.resolve(res);
     } catch (err) {
       w.reject(err);

@@ -5,7 +5,7 @@ import type { AuditEntryInput } from '../audit/audit.context';
 import { AuditService } from '../audit/audit.service';
 import { multiQuery, preparedQuery } from '../database/multi-statement.query';
 import { RecordLinkerService, type LinkResult } from '../linkage/record-linker.service';
-import { ProjectionService, type FamiliarChange } from '../persons/projection.service';
+import { ProjectionService } from '../persons/projection.service';
 import { acceptedEvent, contentHash, type ValidEvent } from './event.contract';
 
 export interface AppliedEvent {
@@ -13,8 +13,8 @@ export interface AppliedEvent {
   sourceRecordId: string;
   /** The record's current demographics changed: it must be (re)linked. */
   demographicsChanged: boolean;
-  /** Familiar-list changes the refold caused; published after commit. */
-  familiarChanges: FamiliarChange[];
+  /** Persons whose read model is due for a refold after the commit (RefoldBatcher). */
+  personIds: string[];
 }
 
 export interface BatchOutcome {
@@ -24,8 +24,8 @@ export interface BatchOutcome {
   deferred: string[];
   /** Ids with no inbox row: left to the single path, which fails them individually. */
   missing: string[];
-  /** Every familiar-list change of the batch; published after commit. */
-  familiarChanges: FamiliarChange[];
+  /** Every person the batch made due for a refold after the commit (RefoldBatcher). */
+  personIds: string[];
 }
 
 interface ApplyRow {
@@ -152,7 +152,8 @@ SELECT id::text AS id, source_id::text AS source_id, record_id FROM ins`;
 /**
  * Applies inbox events: upserts the source record (latest demographics by occurredAt, every
  * version kept), appends the typed event, links the record when its demographics changed,
- * refolds the persons touched and appends one audit entry per event, all in one transaction.
+ * records the persons touched as due for a refold and appends one audit entry per event, all in
+ * one transaction; the caller refolds those persons after the commit (RefoldBatcher).
  * Idempotent: an applied row is skipped.
  *
  * applyBatch() does this for many events at once with set-based statements (the worker's path,
@@ -204,7 +205,7 @@ export class EventApplyService {
 
   private async applyBatchIn(qr: QueryRunner, ids: string[]): Promise<BatchOutcome> {
     const em = qr.manager;
-    const out: BatchOutcome = { applied: new Map(), deferred: [], missing: [], familiarChanges: [] };
+    const out: BatchOutcome = { applied: new Map(), deferred: [], missing: [], personIds: [] };
     const locks = await preparedQuery<{ id: string; got: boolean }>(
       em,
       `WITH l AS MATERIALIZED (
@@ -332,9 +333,9 @@ export class EventApplyService {
     const toLink = ordered.filter((p) => p.changed).sort((a, b) => Number(a.recId) - Number(b.recId));
     const links = await this.linker.linkBatch(em, toLink.map((p) => ({ sourceRecordId: p.recId!, demographics: p.demographics! })));
 
-    // Each touched person is refolded once for the whole batch.
-    const { changes, personOf } = await this.projection.afterApplyBatch(em, ordered.map((p) => ({ sourceRecordId: p.recId!, link: links.get(p.recId!) ?? null })));
-    out.familiarChanges = changes;
+    // Each touched person is due for one refold, after the commit.
+    const { personIds, personOf } = await this.projection.markDue(em, ordered.map((p) => ({ sourceRecordId: p.recId!, link: links.get(p.recId!) ?? null })));
+    out.personIds = personIds;
 
     const entries: AuditEntryInput[] = [];
     for (const p of ordered) {
@@ -343,7 +344,7 @@ export class EventApplyService {
           { inboxId: e.inboxId, sourceCode: p.sourceCode, agencyCode: p.agencyCode, type: e.event.type, sourceRecordId: p.recId! },
           personOf.get(p.recId!), e.linksRecord ? (links.get(p.recId!) ?? null) : null,
         ));
-        out.applied.set(e.inboxId, { inboxId: e.inboxId, sourceRecordId: p.recId!, demographicsChanged: e.linksRecord, familiarChanges: [] });
+        out.applied.set(e.inboxId, { inboxId: e.inboxId, sourceRecordId: p.recId!, demographicsChanged: e.linksRecord, personIds: [] });
       }
     }
     // Last: the audit chain's head lock is held only until the commit that follows.
@@ -431,12 +432,12 @@ export class EventApplyService {
     // Linked in the same transaction: an event counts as processed only once its record is linked.
     const link = changed ? await this.linker.linkRecord(em, recordId, demographics) : null;
     // Every event changes its person's read model; a move or split changes the previous person's too.
-    const { changes, personOf } = await this.projection.afterApplyBatch(em, [{ sourceRecordId: recordId, link }]);
+    const { personIds, personOf } = await this.projection.markDue(em, [{ sourceRecordId: recordId, link }]);
     await this.audit.record(em, applyAuditEntry(
       { inboxId, sourceCode: row.source_code, agencyCode: row.agency_code, type: event.type, sourceRecordId: recordId },
       personOf.get(recordId), link,
     ));
-    return { inboxId, sourceRecordId: recordId, demographicsChanged: changed, familiarChanges: changes };
+    return { inboxId, sourceRecordId: recordId, demographicsChanged: changed, personIds };
   }
 
   /** Records a failed attempt in its own transaction; the last one dead-letters the event. */

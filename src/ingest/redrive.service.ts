@@ -2,14 +2,18 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app.config';
+import { ProjectionService } from '../persons/projection.service';
+import { RefoldBatcher } from '../persons/refold.batcher';
 import { InboxService } from './inbox.service';
 
 const REDRIVE_LOCK = 'ingest:redrive';
 const BATCH = 5000;
+const REFOLD_BATCH = 500;
 
 /**
  * Re-enqueues accepted events that are still unapplied after the grace period
- * (Redis flushed, crash between commit and enqueue). A timer in each worker rather than
+ * (Redis flushed, crash between commit and enqueue), and refolds persons whose due refold is
+ * older than the grace period (a worker stopped, or a refold failed, after an apply committed). A timer in each worker rather than
  * a BullMQ repeatable job, because a Redis flush would erase the repeatable job too.
  */
 @Injectable()
@@ -21,6 +25,8 @@ export class RedriveService implements OnApplicationBootstrap, OnApplicationShut
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly inbox: InboxService,
+    private readonly projection: ProjectionService,
+    private readonly refolds: RefoldBatcher,
     private readonly cfg: AppConfig,
   ) {}
 
@@ -28,6 +34,7 @@ export class RedriveService implements OnApplicationBootstrap, OnApplicationShut
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.redrive()
+        .then(() => this.sweepRefolds())
         .catch((err: unknown) => this.log.error({ err: err instanceof Error ? err.name : 'unknown' }, 're-drive failed'))
         .finally(() => (this.running = undefined));
     }, this.cfg.REDRIVE_INTERVAL_MS);
@@ -36,6 +43,19 @@ export class RedriveService implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+  }
+
+  /** Refolds every person whose due refold is older than the grace period. Returns how many. */
+  async sweepRefolds(graceMs: number = this.cfg.REDRIVE_GRACE_MS): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const ids = await this.projection.duePersons(this.db.manager, graceMs, REFOLD_BATCH);
+      if (ids.length === 0) break;
+      await this.refolds.refresh(ids);
+      total += ids.length;
+    }
+    if (total > 0) this.log.log({ count: total }, 'refolded persons left due');
+    return total;
   }
 
   /** One pass; only one worker at a time does it. Returns how many rows it queued. */

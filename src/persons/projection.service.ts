@@ -55,9 +55,10 @@ const LOAD_SQL = (where: string): string => `
    WHERE ${where}`;
 
 /**
- * Keeps person_view / person_consent equal to the fold of each person's event log. Runs inside
- * the caller's transaction (the ingest apply, or a rebuild batch) after linking, so the read
- * model commits with the event. Person locks (sorted, their own namespace) serialise refolds of
+ * Keeps person_view / person_consent equal to the fold of each person's event log. An ingest
+ * apply records its persons as due (markDue, in its transaction); the worker's RefoldBatcher
+ * refolds them in a transaction of its own right after the commit, and the job completes once
+ * that committed. Rebuilds and the backfill refold in their own transactions. Person locks (sorted, their own namespace) serialise refolds of
  * one person across workers; each load is a statement after the lock, so it sees what the
  * previous holder committed.
  */
@@ -70,65 +71,73 @@ export class ProjectionService {
   }
 
   /**
-   * After one applied event: refolds the record's current person and, after a move or split, the
-   * previous one. Without a link result (demographics unchanged) the person is read from
-   * linkage_record; the record lock the apply holds keeps that link stable.
+   * In an apply's transaction: the persons its records belong to, each recorded as due for a
+   * refold (person_refold_due) that runs after the commit (RefoldBatcher). `records` are the
+   * applied source records, each with its link result when it was (re)linked; unlinked ones are
+   * looked up in linkage_record (the record locks the apply holds keep those links stable). A move
+   * or split makes the previous person due too. Returns the persons and each record's person.
    */
-  async afterApply(em: EntityManager, sourceRecordId: string, link: LinkOutcome | null): Promise<FamiliarChange[]> {
-    if (link) {
-      const ids = [link.personId, ...(link.previousPersonId && link.previousPersonId !== link.personId ? [link.previousPersonId] : [])];
-      return this.refold(em, ids);
-    }
-    await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended('person:' || person_id::text, ${LOCK_NS})) FROM linkage_record WHERE source_record_id = $1`, [sourceRecordId]);
-    // A separate statement after the lock: its snapshot includes what the previous holder committed.
-    const rows = await preparedQuery<RecordRow>(em, LOAD_SQL(`lr.person_id = (SELECT person_id FROM linkage_record WHERE source_record_id = $1)`), [sourceRecordId]);
-    if (rows.length === 0) return []; // not linked (cannot happen after a successful apply)
-    return this.write(em, [rows[0].person_id], rows);
-  }
-
-  /**
-   * After a batch of applied events (one transaction): refolds every touched person ONCE, with
-   * the same lock, load, fold and write as refold(). `records` are the batch's source records,
-   * each with its link result when it was (re)linked in the batch; unlinked ones are looked up in
-   * linkage_record (the record locks the batch holds keep those links stable). Returns the
-   * familiar-list changes and each record's current person.
-   */
-  async afterApplyBatch(
+  async markDue(
     em: EntityManager,
     records: readonly { sourceRecordId: string; link: LinkOutcome | null }[],
-  ): Promise<{ changes: FamiliarChange[]; personOf: Map<string, string> }> {
+  ): Promise<{ personIds: string[]; personOf: Map<string, string> }> {
     const personOf = new Map<string, string>();
-    const ids: string[] = [];
+    const ids = new Set<string>();
     const lookup: string[] = [];
     for (const r of records) {
       if (r.link) {
         personOf.set(r.sourceRecordId, r.link.personId);
-        ids.push(r.link.personId);
-        if (r.link.previousPersonId) ids.push(r.link.previousPersonId);
+        ids.add(r.link.personId);
+        if (r.link.previousPersonId) ids.add(r.link.previousPersonId);
       } else {
         lookup.push(r.sourceRecordId);
       }
     }
-    if (lookup.length) {
-      const rows = await preparedQuery<{ source_record_id: string; person_id: string }>(
-        em,
-        `SELECT source_record_id::text AS source_record_id, person_id::text AS person_id FROM linkage_record WHERE source_record_id = ANY($1::bigint[])`,
-        [lookup],
-      );
-      for (const r of rows) {
-        personOf.set(r.source_record_id, r.person_id);
-        ids.push(r.person_id);
-      }
+    // One statement: the lookup and the due rows of every person found or passed in.
+    const rows = await preparedQuery<{ source_record_id: string | null; person_id: string }>(
+      em,
+      `WITH found AS (
+         SELECT source_record_id, person_id FROM linkage_record WHERE source_record_id = ANY($1::bigint[])
+       ), due AS (
+         INSERT INTO person_refold_due (person_id)
+         SELECT DISTINCT p FROM (SELECT person_id FROM found UNION ALL SELECT unnest($2::uuid[])) s(p) ORDER BY 1
+       )
+       SELECT source_record_id::text AS source_record_id, person_id::text AS person_id FROM found`,
+      [lookup, [...ids]],
+    );
+    for (const r of rows) {
+      personOf.set(r.source_record_id!, r.person_id);
+      ids.add(r.person_id);
     }
-    return { changes: await this.refold(em, ids), personOf };
+    return { personIds: [...ids], personOf };
   }
 
-  /** Refolds the given persons (a lock statement, one load, one write) and returns the familiar-list changes. */
+  /** Up to `limit` persons with a due refold recorded more than `olderThanMs` ago, oldest first. */
+  async duePersons(em: EntityManager, olderThanMs: number, limit: number): Promise<string[]> {
+    const rows = await preparedQuery<{ person_id: string }>(
+      em,
+      `SELECT person_id::text AS person_id FROM person_refold_due
+        WHERE due_at < now() - make_interval(secs => $1::double precision / 1000)
+        GROUP BY person_id ORDER BY min(id) LIMIT $2::integer`,
+      [olderThanMs, limit],
+    );
+    return rows.map((r) => r.person_id);
+  }
+
+  /**
+   * Refolds the given persons (a lock statement, one load, one write) and returns the
+   * familiar-list changes. The load deletes the persons' due rows: its snapshot includes the
+   * events of every apply whose row it deletes; rows committed after it stay for the next refold.
+   */
   async refold(em: EntityManager, personIds: readonly string[]): Promise<FamiliarChange[]> {
     const ids = [...new Set(personIds)].sort();
     if (ids.length === 0) return [];
     await preparedQuery(em, `SELECT pg_advisory_xact_lock(hashtextextended('person:' || id, ${LOCK_NS})) FROM (SELECT unnest($1::uuid[])::text AS id ORDER BY 1) s`, [ids]);
-    const rows = await preparedQuery<RecordRow>(em, LOAD_SQL(`lr.person_id = ANY($1::uuid[])`), [ids]);
+    const rows = await preparedQuery<RecordRow>(
+      em,
+      `WITH done AS (DELETE FROM person_refold_due WHERE person_id = ANY($1::uuid[])) ${LOAD_SQL(`lr.person_id = ANY($1::uuid[])`)}`,
+      [ids],
+    );
     return this.write(em, ids, rows);
   }
 

@@ -130,8 +130,7 @@ describe('authorization matrix: every endpoint × every role', () => {
       expect((res.body.results as { status: string; errors?: unknown }[])[0]).toMatchObject({ status: 'accepted' });
     }
     await waitFor(async () => {
-      const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
-      return Number(r.n) >= events.length;
+      return (await stack.appliedAndRefolded()) >= events.length;
     }, 60_000, 'events applied');
     const [p] = await stack.query<{ person_id: string }>(
       `SELECT lr.person_id FROM linkage_record lr JOIN source_record sr ON sr.id = lr.source_record_id WHERE sr.record_id = 'J-1'`,

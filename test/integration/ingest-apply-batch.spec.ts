@@ -1,5 +1,6 @@
 import { AuditVerifyService } from '../../src/audit/audit-verify.service';
 import { EventApplyService } from '../../src/ingest/event-apply.service';
+import { RefoldBatcher } from '../../src/persons/refold.batcher';
 import { makeEvent, TestStack, waitFor } from '../support/stack';
 
 const at = (minute: number): string => new Date(Date.parse('2025-06-01T00:00:00Z') + minute * 60_000).toISOString();
@@ -69,7 +70,8 @@ describe('batched apply', () => {
         const key = await stack.createSource('batch-src', 'jail');
         expect((await stack.sendEvents(key, [first])).status).toBe(202);
         const [pre] = await stack.query<{ id: string }>(`SELECT id::text AS id FROM inbox_event`);
-        await stack.api!.get(EventApplyService).apply(pre.id);
+        const res = await stack.api!.get(EventApplyService).apply(pre.id);
+        await stack.api!.get(RefoldBatcher).refresh(res!.personIds);
         expect((await stack.sendEvents(key, story)).status).toBe(202);
       }
 
@@ -77,14 +79,22 @@ describe('batched apply', () => {
       const out = await batched.api!.get(EventApplyService).applyBatch(ids);
       // One transaction took every event.
       expect({ applied: out.applied.size, deferred: out.deferred, missing: out.missing }).toEqual({ applied: story.length, deferred: [], missing: [] });
+      // The apply leaves its persons due; the refold after the commit folds them.
+      expect(Number((await batched.query<{ n: string }>(`SELECT count(DISTINCT person_id) AS n FROM person_refold_due`))[0].n)).toBe(out.personIds.length);
+      await batched.api!.get(RefoldBatcher).refresh(out.personIds);
+      expect(await batched.query(`SELECT person_id FROM person_refold_due`)).toEqual([]);
 
       const seq = await sequential.query<{ id: string }>(`SELECT id::text AS id FROM inbox_event WHERE applied_at IS NULL ORDER BY occurred_at, id`);
-      for (const { id } of seq) await sequential.api!.get(EventApplyService).apply(id);
+      for (const { id } of seq) {
+        const res = await sequential.api!.get(EventApplyService).apply(id);
+        await sequential.api!.get(RefoldBatcher).refresh(res!.personIds);
+      }
 
       const want = await appliedState(sequential);
       expect(await appliedState(batched)).toEqual(want);
       // Sanity: the story exercised versions, a late version and the fold.
       expect((want as { versions: unknown[] }).versions.length).toBeGreaterThanOrEqual(6);
+      expect((want as { views: unknown[] }).views.length).toBeGreaterThanOrEqual(3);
 
       // A second batch of the same ids changes nothing (idempotent) and reports them as applied before.
       const again = await batched.api!.get(EventApplyService).applyBatch(ids);

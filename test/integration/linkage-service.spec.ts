@@ -19,8 +19,7 @@ async function links(stack: TestStack): Promise<LinkRow[]> {
 
 async function drained(stack: TestStack, expected: number): Promise<void> {
   await waitFor(async () => {
-    const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
-    return Number(r.n) >= expected;
+    return (await stack.appliedAndRefolded()) >= expected;
   }, 60_000, `${expected} events applied`);
 }
 

@@ -31,8 +31,7 @@ describe('person projections', () => {
     applied += events.length;
     const want = applied;
     await waitFor(async () => {
-      const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
-      return Number(r.n) >= want;
+      return (await stack.appliedAndRefolded()) >= want;
     }, 60_000, `${want} events applied`);
   };
 

@@ -38,8 +38,7 @@ describe('audit of person reads', () => {
     sent += events.length;
     const target = sent;
     await waitFor(async () => {
-      const [r] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NOT NULL`);
-      return Number(r.n) >= target;
+      return (await stack.appliedAndRefolded()) >= target;
     }, 60_000, `${target} events applied`);
   }
 

@@ -116,16 +116,30 @@ export class TestStack {
     return this.http().post('/api/v1/events').set('Authorization', `Bearer ${key}`).send({ events });
   }
 
-  /** Sends events that must all be accepted, then waits until the inbox has nothing left to apply. */
+  /** Sends events that must all be accepted, then waits until every one is applied and its persons refolded. */
   async sendApplied(key: string, events: unknown[], timeoutMs = 60_000): Promise<void> {
     const res = await this.sendEvents(key, events);
     if (res.status !== 202) throw new Error(`POST /api/v1/events answered ${res.status}: ${JSON.stringify(res.body)}`);
     const refused = (res.body.results as { eventId: string; status: string }[]).filter((r) => r.status !== 'accepted');
     if (refused.length > 0) throw new Error(`events not accepted: ${JSON.stringify(refused)}`);
     await waitFor(async () => {
-      const [r] = await this.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NULL AND dead_lettered_at IS NULL`);
+      const [r] = await this.query<{ n: string }>(
+        `SELECT (SELECT count(*) FROM inbox_event WHERE applied_at IS NULL AND dead_lettered_at IS NULL)
+              + (SELECT count(*) FROM person_refold_due) AS n`,
+      );
       return Number(r.n) === 0;
-    }, timeoutMs, 'every accepted event applied');
+    }, timeoutMs, 'every accepted event applied and refolded');
+  }
+
+  /**
+   * Events applied, or -1 while a person still awaits the refold an apply made due: what a test
+   * polls before reading read models (the refold commits just after its apply).
+   */
+  async appliedAndRefolded(): Promise<number> {
+    const [r] = await this.query<{ applied: string; due: string }>(
+      `SELECT (SELECT count(*) FROM inbox_event WHERE applied_at IS NOT NULL) AS applied, (SELECT count(*) FROM person_refold_due) AS due`,
+    );
+    return Number(r.due) > 0 ? -1 : Number(r.applied);
   }
 
   /** A bearer token from the stack's local issuer. */

@@ -15,6 +15,8 @@ export interface IngestCounts {
   deadLettered: number;
 }
 export interface IngestStatus extends IngestCounts {
+  /** Persons whose read model awaits the refold that follows an apply (not per source: a person spans sources). */
+  refoldsPending: number;
   sources: Record<string, IngestCounts>;
 }
 
@@ -26,7 +28,10 @@ export class IngestStatusService {
     private readonly inbox: InboxService,
   ) {}
 
-  /** pending: accepted, not yet applied, not dead-lettered; failed: pending whose last attempt failed. */
+  /**
+   * pending: accepted, not yet applied, not dead-lettered; failed: pending whose last attempt
+   * failed; refoldsPending: persons of applied events whose read model is not refolded yet.
+   */
   async status(): Promise<IngestStatus> {
     const rows: { code: string; received: string; processed: string; pending: string; failed: string; dead: string }[] = await this.db.query(
       `SELECT s.code,
@@ -38,7 +43,8 @@ export class IngestStatusService {
          FROM source s LEFT JOIN inbox_event e ON e.source_id = s.id
         GROUP BY s.code ORDER BY s.code`,
     );
-    const total: IngestStatus = { received: 0, processed: 0, pending: 0, failed: 0, deadLettered: 0, sources: {} };
+    const [{ n: refolds }] = await this.db.query<{ n: string }[]>(`SELECT count(DISTINCT person_id) AS n FROM person_refold_due`);
+    const total: IngestStatus = { received: 0, processed: 0, pending: 0, failed: 0, deadLettered: 0, refoldsPending: Number(refolds), sources: {} };
     for (const r of rows) {
       const c: IngestCounts = {
         received: Number(r.received), processed: Number(r.processed), pending: Number(r.pending),

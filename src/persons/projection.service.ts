@@ -112,6 +112,12 @@ export class ProjectionService {
     return { personIds: [...ids], personOf };
   }
 
+  /** Records persons as due for a refold (the backfill's chunks; their persons are known in memory). */
+  async markPersonsDue(em: EntityManager, personIds: readonly string[]): Promise<void> {
+    if (personIds.length === 0) return;
+    await preparedQuery(em, `INSERT INTO person_refold_due (person_id) SELECT unnest($1::uuid[])`, [[...new Set(personIds)]]);
+  }
+
   /** Up to `limit` persons with a due refold recorded more than `olderThanMs` ago, oldest first. */
   async duePersons(em: EntityManager, olderThanMs: number, limit: number): Promise<string[]> {
     const rows = await preparedQuery<{ person_id: string }>(

@@ -53,7 +53,7 @@ describe('ingest dead letters and status', () => {
   };
 
   it('starts with zero counts for every source', async () => {
-    expect(await status.status()).toEqual({ ...ZERO, sources: { 'dl-a': ZERO, 'dl-b': ZERO, 'dl-idle': ZERO } });
+    expect(await status.status()).toEqual({ ...ZERO, refoldsPending: 0, sources: { 'dl-a': ZERO, 'dl-b': ZERO, 'dl-idle': ZERO } });
   });
 
   it('dead-letters a poison event after INGEST_ATTEMPTS and counts it', async () => {
@@ -76,9 +76,13 @@ describe('ingest dead letters and status', () => {
     const [{ n }] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM record_event`);
     expect(Number(n)).toBe(1);
 
-    const s = await status.status();
+    // The applied event's person is refolded just after its apply commits.
+    const s = await waitFor(async () => {
+      const now = await status.status();
+      return now.refoldsPending === 0 && now;
+    }, 20_000, 'the refold after the apply');
     expect(s).toEqual({
-      received: 3, processed: 1, pending: 0, failed: 0, deadLettered: 2,
+      received: 3, processed: 1, pending: 0, failed: 0, deadLettered: 2, refoldsPending: 0,
       sources: {
         'dl-a': { received: 2, processed: 1, pending: 0, failed: 0, deadLettered: 1 },
         'dl-b': { received: 1, processed: 0, pending: 0, failed: 0, deadLettered: 1 },

@@ -2,6 +2,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { EventApplyService } from '../../src/ingest/event-apply.service';
+import { IngestStatusService } from '../../src/ingest/ingest-status.service';
 import { applyJobId, INGEST_QUEUE } from '../../src/ingest/ingest.queue';
 import { RedriveService } from '../../src/ingest/redrive.service';
 import { ProjectionService } from '../../src/persons/projection.service';
@@ -36,6 +37,7 @@ describe('refold after apply', () => {
     expect(res!.personIds).toEqual([person]);
     expect(await due()).toEqual([person]);
     expect(await viewOf(person)).toBeUndefined();
+    expect((await stack.api!.get(IngestStatusService).status()).refoldsPending).toBe(1);
 
     // A worker starts; its job finds the event applied (no refold from it), and the sweep refolds the person.
     const worker = await stack.startWorker();
@@ -43,6 +45,7 @@ describe('refold after apply', () => {
     expect(swept).toBe(1);
     expect(await due()).toEqual([]);
     expect((await viewOf(person))?.open_needs).toEqual(['housing']);
+    expect((await stack.api!.get(IngestStatusService).status()).refoldsPending).toBe(0);
     expect(await worker.get(RedriveService).sweepRefolds(0)).toBe(0);
     await stack.stopWorkers();
   });

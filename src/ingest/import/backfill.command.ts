@@ -5,8 +5,8 @@ import { DataSource } from 'typeorm';
 import { withApp } from '../../app/cli-context';
 import { AuditService } from '../../audit/audit.service';
 import { ModelStoreService } from '../../linkage/model-store.service';
-import { ChangeStreamService } from '../../persons/change-stream.service';
 import { ProjectionService } from '../../persons/projection.service';
+import { RefoldBatcher } from '../../persons/refold.batcher';
 import { InboxService } from '../inbox.service';
 import { INGEST_QUEUE, type ApplyJobData } from '../ingest.queue';
 import { BackfillService, type BackfillProgress, type BackfillSummary } from './backfill.service';
@@ -28,7 +28,7 @@ const LINE_EVERY_MS = 5000;
 export function backfillService(app: INestApplicationContext): BackfillService {
   return new BackfillService(
     app.get(DataSource), app.get(EventImportService), app.get(InboxService), app.get(AuditService), app.get(ModelStoreService),
-    app.get(ProjectionService), app.get(ChangeStreamService), app.get<Queue<ApplyJobData>>(getQueueToken(INGEST_QUEUE)),
+    app.get(ProjectionService), app.get(RefoldBatcher), app.get<Queue<ApplyJobData>>(getQueueToken(INGEST_QUEUE)),
   );
 }
 

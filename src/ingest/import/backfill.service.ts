@@ -9,8 +9,8 @@ import { BulkLinker, type BulkLink } from '../../linkage/backfill.linker';
 import { writeBulkLinks } from '../../linkage/bulk-link.writer';
 import type { NormalisedRecord } from '../../linkage/engine/record.types';
 import { ModelStoreService } from '../../linkage/model-store.service';
-import { ChangeStreamService } from '../../persons/change-stream.service';
-import { ProjectionService, type FamiliarChange } from '../../persons/projection.service';
+import { ProjectionService } from '../../persons/projection.service';
+import { RefoldBatcher } from '../../persons/refold.batcher';
 import { acceptedEvent, contentHash, type ValidEvent } from '../event.contract';
 import { InboxService } from '../inbox.service';
 import type { ApplyJobData } from '../ingest.queue';
@@ -136,8 +136,9 @@ const LINK_SLICE = 250;
  * the source are then applied in chunks, each chunk in one transaction: the source records and
  * events as the worker's apply stores them, the changed records linked one by one in order by the
  * in-memory BulkLinker (the service's steps over a copy of the linked base), the decisions, links,
- * keys, persons and review tasks written with set-based statements, the touched persons refolded
- * by the projection, one audit entry, and the applied marks. A rerun skips applied rows.
+ * keys, persons and review tasks written with set-based statements, the touched persons recorded
+ * as due, one audit entry, and the applied marks; after the commit the touched persons are refolded
+ * by the RefoldBatcher while the next chunk runs. A rerun skips applied rows.
  *
  * Guard: it refuses to start, and stops between chunks, while a worker is connected to the ingest
  * queue, because live linking next to the in-memory copy would be racing it.
@@ -150,7 +151,7 @@ export class BackfillService {
     private readonly audit: AuditService,
     private readonly models: ModelStoreService,
     private readonly projection: ProjectionService,
-    private readonly changes: ChangeStreamService,
+    private readonly refolds: RefoldBatcher,
     private readonly queue: Queue<ApplyJobData>,
   ) {}
 
@@ -224,15 +225,28 @@ export class BackfillService {
     );
     let records = 0;
     let cursor = '0';
-    for (;;) {
-      await this.assertNoWorkers();
-      const res = await this.db.transaction((em) => this.chunk(em, source.id, opts.source, cursor, chunkSize, linker, sum));
-      if (!res) break;
-      cursor = res.lastId;
-      records += res.records;
-      sum.chunks += 1;
-      await this.changes.publishQuietly(res.changes);
-      tick({ phase: 'apply', done: sum.applied, total: Number(pendingCount), records, linked: sum.linked, persons: sum.newPersons });
+    // A chunk's persons are refolded after its commit, on another connection, while the next chunk
+    // links; at most one refold is outstanding, and the run ends when the last one committed.
+    let refolding: Promise<void> = Promise.resolve();
+    try {
+      for (;;) {
+        await this.assertNoWorkers();
+        const res = await this.db.transaction((em) => this.chunk(em, source.id, opts.source, cursor, chunkSize, linker, sum));
+        if (!res) break;
+        cursor = res.lastId;
+        records += res.records;
+        sum.chunks += 1;
+        await refolding;
+        refolding = this.refolds.refresh(res.persons);
+        // Marked handled so a failure while the next chunk runs is not an unhandled rejection; it is awaited above or below.
+        refolding.catch(() => undefined);
+        tick({ phase: 'apply', done: sum.applied, total: Number(pendingCount), records, linked: sum.linked, persons: sum.newPersons });
+      }
+      await refolding;
+    } catch (err) {
+      // The chunk's error is the one to report; the refold in flight is let finish (its due rows stay if it fails).
+      await refolding.catch(() => undefined);
+      throw err;
     }
     tick({ phase: 'apply', done: sum.applied, total: Number(pendingCount), records, linked: sum.linked, persons: sum.newPersons }, true);
     sum.phasesMs.apply = Date.now() - t0;
@@ -246,7 +260,7 @@ export class BackfillService {
    */
   private async chunk(
     em: EntityManager, sourceId: string, sourceCode: string, after: string, size: number, linker: BulkLinker, sum: BackfillSummary['backfill'],
-  ): Promise<{ lastId: string; records: number; changes: FamiliarChange[] } | null> {
+  ): Promise<{ lastId: string; records: number; persons: string[] } | null> {
     const rows = await preparedQuery<PendingRow>(
       em,
       `SELECT id::text AS id, source_id::text AS source_id, record_id, payload FROM inbox_event
@@ -342,14 +356,14 @@ export class BackfillService {
     if (failed) throw failed.reason;
     const tasks = settled.reduce((n, r) => n + (r.status === 'fulfilled' ? r.value : 0), 0);
 
-    // Each touched person refolded once, by the projection (its locks, load, fold and write).
+    // Each touched person is due for one refold, after the commit (the projection's locks, load, fold and write).
     const persons = new Set<string>();
     for (const p of plans.values()) {
       const person = linker.personOf(p.recId!);
       if (person) persons.add(person);
     }
     for (const l of links) if (l.previousPersonId) persons.add(l.previousPersonId);
-    const changes = await this.projection.refold(em, [...persons]);
+    await this.projection.markPersonsDue(em, [...persons]);
 
     sum.applied += applied.length;
     sum.linked += links.length;
@@ -361,6 +375,6 @@ export class BackfillService {
       ...currentAuditContext(), action: 'events.backfill', resource: `source/${sourceCode}`,
       details: { events: applied.length, records: plans.size, linked: links.length, newPersons: links.filter((l) => l.created).length, firstInboxId: rows[0].id, lastInboxId: rows[rows.length - 1].id },
     });
-    return { lastId: rows[rows.length - 1].id, records: plans.size, changes };
+    return { lastId: rows[rows.length - 1].id, records: plans.size, persons: [...persons] };
   }
 }

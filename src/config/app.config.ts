@@ -49,12 +49,15 @@ export class AppConfig {
   @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT must look like 5mb' })
   BODY_LIMIT = '5mb';
 
-  /** Concurrent jobs per worker process: the apply batches' supply (keep it above INGEST_APPLY_BATCH_SIZE x (INGEST_APPLY_PARALLEL + 1)). */
+  /**
+   * Concurrent jobs per worker process: the apply batches' supply. A job stays in flight until the
+   * refold after its apply committed, so keep it above INGEST_APPLY_BATCH_SIZE x (INGEST_APPLY_PARALLEL + 2).
+   */
   @Transform(toInt)
   @IsInt({ message: 'WORKER_CONCURRENCY must be an integer' })
   @Min(1)
-  @Max(2000)
-  WORKER_CONCURRENCY = 500;
+  @Max(5000)
+  WORKER_CONCURRENCY = 1000;
 
   /**
    * Most events one apply transaction takes (1 = every event in its own transaction). A batch holds

@@ -43,6 +43,17 @@ const DAY_MS = 86_400_000;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const iso = (v: string): string => new Date(v).toISOString();
+// A timestamptz as PostgreSQL writes it in JSON in UTC (2025-06-01T00:10:00.5+00:00), or already canonical.
+const DB_UTC = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(?:\+00:00|Z)$/;
+/**
+ * iso() for a record_event.occurred_at from the load, which PostgreSQL has already validated: the
+ * refold calls it once per event, and the text form skips Date. Other zones take Date's path.
+ */
+export const isoFromDb = (v: string): string => {
+  const m = DB_UTC.exec(v);
+  // Date parsing truncates a fraction to milliseconds; so does this.
+  return m ? `${m[1]}.${`${m[2] ?? ''}000`.slice(0, 3)}Z` : iso(v);
+};
 
 /** Events in (occurredAt, id) order; each time is parsed once, not once per comparison. */
 function byTimeThenId(events: FoldEvent[]): FoldEvent[] {
@@ -229,7 +240,7 @@ export function foldPerson(
   for (const e of live) {
     const rec = recs.get(e.sourceRecordId)!;
     const agency = rec.agency;
-    const at = iso(e.occurredAt);
+    const at = isoFromDb(e.occurredAt);
     const d = e.details;
     const key = (id: unknown): string => `${agency}\u0000${String(id)}`;
     let category: string | undefined;

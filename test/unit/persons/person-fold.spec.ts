@@ -1,5 +1,5 @@
 import { parseCriteria, type CriterionConfig } from '../../../src/persons/familiar-criteria';
-import { foldName, foldPerson, primaryContact, viewColumns, type AgencyInfo, type FoldEvent, type FoldRecord } from '../../../src/persons/person.fold';
+import { foldName, foldPerson, isoFromDb, primaryContact, viewColumns, type AgencyInfo, type FoldEvent, type FoldRecord } from '../../../src/persons/person.fold';
 import type { PersonState } from '../../../src/persons/person-state';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
@@ -289,5 +289,24 @@ describe('foldPerson', () => {
       ]);
       expect(s.criteria).toEqual([]);
     });
+  });
+});
+
+describe('isoFromDb', () => {
+  it('gives what Date gives for timestamps as PostgreSQL writes them in JSON, and for any other form', () => {
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const forms: string[] = ['2025-06-01T00:10:00+00:00', '2025-06-01T00:10:00.5+00:00', '2025-06-01T00:10:00.000Z', '2025-06-01T02:10:00+02:00', '2025-06-01T00:10:00.999999-07:00'];
+    for (let i = 0; i < 2000; i++) {
+      const d = new Date(Date.UTC(1900 + rnd(200), rnd(12), 1 + rnd(28), rnd(24), rnd(60), rnd(60)));
+      const micros = rnd(1_000_000);
+      // PostgreSQL drops trailing zeros of the fraction, and the fraction when it is zero.
+      const frac = rnd(4) === 0 ? '' : `.${String(micros).padStart(6, '0')}`.replace(/0+$/, '').replace(/\.$/, '');
+      forms.push(`${d.toISOString().slice(0, 19)}${frac}${['+00:00', 'Z', '+05:30', '-03:00'][rnd(4)]}`);
+    }
+    for (const v of forms) expect(isoFromDb(v)).toBe(new Date(v).toISOString());
   });
 });

@@ -43,7 +43,7 @@ describe('ingest re-drive', () => {
     // Status: all pending; one with a failed attempt behind it counts as failed too.
     const status = stack.api!.get(IngestStatusService);
     const pending = { received: 60, processed: 0, pending: 60, failed: 0, deadLettered: 0 };
-    expect(await status.status()).toEqual({ ...pending, sources: { 'redrive-src': pending } });
+    expect(await status.status()).toEqual({ ...pending, refoldsPending: 0, sources: { 'redrive-src': pending } });
     const [{ id }] = await stack.query<{ id: string }>(`SELECT min(id)::text AS id FROM inbox_event`);
     await stack.api!.get(EventApplyService).recordFailure(id, new Error('transient'), false);
     expect(await status.status()).toMatchObject({ pending: 60, failed: 1, sources: { 'redrive-src': { pending: 60, failed: 1 } } });
@@ -55,7 +55,12 @@ describe('ingest re-drive', () => {
     const recs = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM source_record`);
     expect(Number(recs[0].n)).toBe(7);
     const done = { received: 60, processed: 60, pending: 0, failed: 0, deadLettered: 0 };
-    expect(await status.status()).toEqual({ ...done, sources: { 'redrive-src': done } });
+    // The read model follows each apply by one refold.
+    const settled = await waitFor(async () => {
+      const now = await status.status();
+      return now.refoldsPending === 0 && now;
+    }, 30_000, 'the refolds after the applies');
+    expect(settled).toEqual({ ...done, refoldsPending: 0, sources: { 'redrive-src': done } });
   });
 
   it('revives an event whose job BullMQ gave up on without its failure being recorded', async () => {

@@ -45,16 +45,33 @@ export class RedriveService implements OnApplicationBootstrap, OnApplicationShut
     await this.running;
   }
 
-  /** Refolds every person whose due refold is older than the grace period. Returns how many. */
+  /**
+   * Refolds every person whose due refold is older than the grace period. Returns how many. When a
+   * batch fails its persons are refolded one by one, so one person whose fold fails does not hold
+   * back the rest; that failure is then thrown (the person stays due and counted in ingest status).
+   */
   async sweepRefolds(graceMs: number = this.cfg.REDRIVE_GRACE_MS): Promise<number> {
     let total = 0;
+    const failed = new Map<string, unknown>();
     for (;;) {
-      const ids = await this.projection.duePersons(this.db.manager, graceMs, REFOLD_BATCH);
+      const ids = (await this.projection.duePersons(this.db.manager, graceMs, REFOLD_BATCH + failed.size)).filter((id) => !failed.has(id));
       if (ids.length === 0) break;
-      await this.refolds.refresh(ids);
-      total += ids.length;
+      try {
+        await this.refolds.refresh(ids);
+        total += ids.length;
+      } catch {
+        for (const id of ids) {
+          try {
+            await this.refolds.refresh([id]);
+            total += 1;
+          } catch (err) {
+            failed.set(id, err);
+          }
+        }
+      }
     }
     if (total > 0) this.log.log({ count: total }, 'refolded persons left due');
+    if (failed.size > 0) throw [...failed.values()][0];
     return total;
   }
 

@@ -102,6 +102,31 @@ describe('refold after apply', () => {
     }
   });
 
+  it('the sweep refolds the others when one person cannot be folded, and reports that one', async () => {
+    const good = await stack.personOf('due-jail', 'D-1');
+    const booking = makeEvent(
+      { eventId: 'due-bad', type: 'booking', details: { bookingNumber: 'B-9', scheduledReleaseAt: '2026-02-01T00:00:00Z' } },
+      { recordId: 'D-9', firstName: 'Tomas', lastName: 'Begay', dateOfBirth: '1961-11-30' },
+    );
+    expect((await stack.sendEvents(key, [booking])).status).toBe(202);
+    const [row] = await stack.query<{ id: string }>(`SELECT id::text AS id FROM inbox_event WHERE event_id = 'due-bad'`);
+    await stack.api!.get(EventApplyService).apply(row.id);
+    const bad = await stack.personOf('due-jail', 'D-9');
+    // A stored event the fold cannot read (the contract never lets one in; this stands for a fold defect).
+    await stack.db.query(`UPDATE record_event SET details = jsonb_set(details, '{scheduledReleaseAt}', '"not a time"') WHERE event_id = 'due-bad'`);
+    await stack.db.query(`INSERT INTO person_refold_due (person_id) VALUES ($1)`, [good]);
+    expect(new Set(await due())).toEqual(new Set([good, bad]));
+
+    const worker = await stack.startWorker();
+    await expect(worker.get(RedriveService).sweepRefolds(0)).rejects.toThrow(RangeError);
+    expect(await due()).toEqual([bad]);
+    expect((await stack.api!.get(IngestStatusService).status()).refoldsPending).toBe(1);
+    await stack.db.query(`UPDATE record_event SET details = jsonb_set(details, '{scheduledReleaseAt}', '"2026-02-01T00:00:00Z"') WHERE event_id = 'due-bad'`);
+    expect(await worker.get(RedriveService).sweepRefolds(0)).toBe(1);
+    expect(await due()).toEqual([]);
+    await stack.stopWorkers();
+  });
+
   it('a person is not due until the grace period has passed, so the sweep leaves a live worker its own refolds', async () => {
     const person = await stack.personOf('due-jail', 'D-1');
     await stack.db.query(`INSERT INTO person_refold_due (person_id) VALUES ($1)`, [person]);

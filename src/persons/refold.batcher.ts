@@ -40,11 +40,6 @@ export class RefoldBatcher {
     });
   }
 
-  /** Resolves when nothing is pending or running (shutdown). */
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
-  }
-
   private async drain(): Promise<void> {
     try {
       while (this.pending.length > 0) {

@@ -59,8 +59,9 @@ runMain('migrate', async (cfg) => {
   const status = app.get(IngestStatusService);
   for (;;) {
     const s = await status.status();
-    process.stderr.write(`\rdemo: sent ${sent}/${total} events, applied ${s.processed}, pending ${s.pending}   `);
-    if (s.pending === 0) break;
+    process.stderr.write(`\rdemo: sent ${sent}/${total} events, applied ${s.processed}, pending ${s.pending}, persons to refold ${s.refoldsPending}   `);
+    // The list is ready once the refold after the last apply committed too.
+    if (s.pending === 0 && s.refoldsPending === 0) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   process.stderr.write(`\ndemo: ${total} events from ${DEMO_SOURCES.length} partner sources in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

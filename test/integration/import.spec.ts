@@ -5,10 +5,11 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Client } from 'pg';
 import { AppModule } from '../../src/app/app.module';
 import { NotFoundError, ValidationFailedError } from '../../src/errors/domain.error';
 import { EventImportService } from '../../src/ingest/import/event-import.service';
-import { makeEvent, TestStack } from '../support/stack';
+import { makeEvent, TestStack, waitFor } from '../support/stack';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
@@ -80,6 +81,28 @@ describe('bulk import', () => {
     const again = await importer.importFile({ file, source: 'county-jail', wait: true, waitTimeoutMs: 20_000, waitPollMs: 100 });
     expect(again).toMatchObject({ rows: 6, accepted: 0, duplicate: 3, rejected: 3, applied: 3, pending: 0 });
     expect(await inboxCount('county-jail')).toBe(3);
+  });
+
+  it('--wait returns once the applied rows show in the read model: it waits for the refold after the last apply', async () => {
+    const person = await stack.personOf('county-jail', 'J-1');
+    const holder = new Client({ connectionString: stack.dbUrl });
+    await holder.connect();
+    try {
+      // The person's refold lock, held elsewhere: the refold after the apply waits for it.
+      await holder.query(`SELECT pg_advisory_lock(hashtextextended('person:' || $1, 2))`, [person]);
+      const file = write('refold.ndjson', JSON.stringify(makeEvent({ eventId: 'rf-1', type: 'need_opened', details: { needId: 'N-7', category: 'food' } }, { recordId: 'J-1' })));
+      let done = false;
+      const pending = importer.importFile({ file, source: 'county-jail', wait: true, waitTimeoutMs: 20_000, waitPollMs: 50 }).finally(() => (done = true));
+      await waitFor(async () => (await stack.query<{ applied_at: Date | null }>(`SELECT applied_at FROM inbox_event WHERE event_id = 'rf-1'`))[0]?.applied_at, 20_000, 'the apply');
+      await new Promise((r) => setTimeout(r, 400));
+      expect(done).toBe(false);
+      await holder.query(`SELECT pg_advisory_unlock(hashtextextended('person:' || $1, 2))`, [person]);
+      expect(await pending).toMatchObject({ accepted: 1, applied: 1, pending: 0 });
+      expect(done).toBe(true);
+      expect((await stack.query<{ open_needs: string[] }>(`SELECT open_needs FROM person_view WHERE person_id = $1`, [person]))[0].open_needs).toContain('food');
+    } finally {
+      await holder.end();
+    }
   });
 
   it('imports CSV through the documented columns, rejecting bad rows by line and field', async () => {

@@ -198,6 +198,7 @@ export class EventImportService {
   ): Promise<void> {
     const began = Date.now();
     const poll = opts.waitPollMs ?? 500;
+    let due: number | undefined;
     for (;;) {
       const [c] = (await tracker.query(
         `SELECT count(*)::int AS tracked,
@@ -211,7 +212,22 @@ export class EventImportService {
       sum.pending = c.tracked - c.applied - c.dead;
       sum.waitedMs = Date.now() - began;
       progress('waiting', { tracked: c.tracked, applied: c.applied, deadLettered: c.dead });
-      if (sum.pending === 0) return;
+      // Applied, and shown: the refold after the last apply commits just after it. Only the due
+      // rows that exist now count, so other sources' later events touching these persons do not.
+      if (sum.pending === 0) {
+        due ??= Number((await tracker.query(`SELECT COALESCE(max(id), 0) AS w FROM person_refold_due`) as { w: string }[])[0].w);
+        const [r] = (await tracker.query(
+          `SELECT EXISTS (
+             SELECT 1 FROM person_refold_due d
+              WHERE d.id <= $2 AND d.person_id IN (
+                SELECT lr.person_id FROM ${TRACK_TABLE} t
+                  JOIN inbox_event e ON e.source_id = $1 AND e.event_id = t.event_id
+                  JOIN source_record sr ON sr.source_id = e.source_id AND sr.record_id = e.record_id
+                  JOIN linkage_record lr ON lr.source_record_id = sr.id)) AS waiting`,
+          [sourceId, due],
+        )) as { waiting: boolean }[];
+        if (!r.waiting) return;
+      }
       if (opts.waitTimeoutMs !== undefined && sum.waitedMs >= opts.waitTimeoutMs) {
         sum.waitTimedOut = true;
         return;

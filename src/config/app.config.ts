@@ -62,8 +62,9 @@ export class AppConfig {
   /**
    * Most events one apply transaction takes (1 = every event in its own transaction). A batch holds
    * an advisory lock per record and blocking key, and the refold after it one per person (at most
-   * 1,000): up to ~2,900 per worker at 200, sampled from pg_locks. PostgreSQL's lock table is shared by all workers: sized for 64 x max_connections (6,400 at
-   * 100); PostgreSQL 15 here took ~12,000 before "out of shared memory". 400 applies ~20% more
+   * 1,000): up to ~2,900 per worker at 200, sampled from pg_locks. PostgreSQL's lock table is
+   * shared by all workers: sized for 64 x max_connections (6,400 at 100); PostgreSQL 15 here took
+   * ~12,000 before "out of shared memory". 400 applies ~20% more
    * events/s on the dev box with twice the locks (docs/benchmarks.md): raise
    * max_locks_per_transaction before raising this with several workers.
    */

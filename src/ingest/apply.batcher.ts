@@ -27,7 +27,7 @@ function retryable(err: unknown): boolean {
 
 /**
  * PostgreSQL's shared lock table is full (out of shared memory: a batch takes an advisory lock per
- * record, blocking key and person, and the table holds max_locks_per_transaction x max_connections).
+ * record and blocking key, and the table holds max_locks_per_transaction x max_connections).
  * The batch is applied in halves, which take about half the locks each, instead of one by one.
  */
 function lockTableFull(err: unknown): boolean {

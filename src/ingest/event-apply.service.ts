@@ -344,6 +344,7 @@ export class EventApplyService {
           { inboxId: e.inboxId, sourceCode: p.sourceCode, agencyCode: p.agencyCode, type: e.event.type, sourceRecordId: p.recId! },
           personOf.get(p.recId!), e.linksRecord ? (links.get(p.recId!) ?? null) : null,
         ));
+        // The batch's persons are refolded together: they are in out.personIds, not per event.
         out.applied.set(e.inboxId, { inboxId: e.inboxId, sourceRecordId: p.recId!, demographicsChanged: e.linksRecord, personIds: [] });
       }
     }

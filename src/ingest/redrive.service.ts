@@ -13,8 +13,9 @@ const REFOLD_BATCH = 500;
 /**
  * Re-enqueues accepted events that are still unapplied after the grace period
  * (Redis flushed, crash between commit and enqueue), and refolds persons whose due refold is
- * older than the grace period (a worker stopped, or a refold failed, after an apply committed). A timer in each worker rather than
- * a BullMQ repeatable job, because a Redis flush would erase the repeatable job too.
+ * older than the grace period (a worker stopped, or a refold failed, after an apply committed).
+ * A timer in each worker rather than a BullMQ repeatable job, because a Redis flush would erase
+ * the repeatable job too.
  */
 @Injectable()
 export class RedriveService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -54,7 +55,7 @@ export class RedriveService implements OnApplicationBootstrap, OnApplicationShut
     let total = 0;
     const failed = new Map<string, unknown>();
     for (;;) {
-      const ids = (await this.projection.duePersons(this.db.manager, graceMs, REFOLD_BATCH + failed.size)).filter((id) => !failed.has(id));
+      const ids = await this.projection.duePersons(this.db.manager, graceMs, REFOLD_BATCH, [...failed.keys()]);
       if (ids.length === 0) break;
       try {
         await this.refolds.refresh(ids);

@@ -58,9 +58,9 @@ const LOAD_SQL = (where: string): string => `
  * Keeps person_view / person_consent equal to the fold of each person's event log. An ingest
  * apply records its persons as due (markDue, in its transaction); the worker's RefoldBatcher
  * refolds them in a transaction of its own right after the commit, and the job completes once
- * that committed. Rebuilds and the backfill refold in their own transactions. Person locks (sorted, their own namespace) serialise refolds of
- * one person across workers; each load is a statement after the lock, so it sees what the
- * previous holder committed.
+ * that committed. Rebuilds and the backfill refold in their own transactions. Person locks
+ * (sorted, their own namespace) serialise refolds of one person across workers; each load is a
+ * statement after the lock, so it sees what the previous holder committed.
  */
 @Injectable()
 export class ProjectionService {
@@ -93,39 +93,41 @@ export class ProjectionService {
         lookup.push(r.sourceRecordId);
       }
     }
-    // One statement: the lookup and the due rows of every person found or passed in.
-    const rows = await preparedQuery<{ source_record_id: string | null; person_id: string }>(
-      em,
-      `WITH found AS (
-         SELECT source_record_id, person_id FROM linkage_record WHERE source_record_id = ANY($1::bigint[])
-       ), due AS (
-         INSERT INTO person_refold_due (person_id)
-         SELECT DISTINCT p FROM (SELECT person_id FROM found UNION ALL SELECT unnest($2::uuid[])) s(p) ORDER BY 1
-       )
-       SELECT source_record_id::text AS source_record_id, person_id::text AS person_id FROM found`,
-      [lookup, [...ids]],
-    );
-    for (const r of rows) {
-      personOf.set(r.source_record_id!, r.person_id);
+    for (const r of await this.insertDue(em, lookup, [...ids])) {
+      personOf.set(r.source_record_id, r.person_id);
       ids.add(r.person_id);
     }
     return { personIds: [...ids], personOf };
   }
 
-  /** Records persons as due for a refold (the backfill's chunks; their persons are known in memory). */
+  /** Records persons as due for a refold (the backfill's chunks: their persons are known in memory). */
   async markPersonsDue(em: EntityManager, personIds: readonly string[]): Promise<void> {
-    if (personIds.length === 0) return;
-    await preparedQuery(em, `INSERT INTO person_refold_due (person_id) SELECT unnest($1::uuid[])`, [[...new Set(personIds)]]);
+    if (personIds.length) await this.insertDue(em, [], personIds);
   }
 
-  /** Up to `limit` persons with a due refold recorded more than `olderThanMs` ago, oldest first. */
-  async duePersons(em: EntityManager, olderThanMs: number, limit: number): Promise<string[]> {
+  /** One statement: the persons of the `lookup` records, and a due row for each of them and of `personIds`. */
+  private insertDue(em: EntityManager, lookup: readonly string[], personIds: readonly string[]): Promise<{ source_record_id: string; person_id: string }[]> {
+    return preparedQuery(
+      em,
+      `WITH found AS (
+         SELECT source_record_id, person_id FROM linkage_record WHERE source_record_id = ANY($1::bigint[])
+       ), due AS (
+         INSERT INTO person_refold_due (person_id)
+         SELECT DISTINCT p FROM (SELECT person_id FROM found UNION ALL SELECT unnest($2::uuid[])) s(p)
+       )
+       SELECT source_record_id::text AS source_record_id, person_id::text AS person_id FROM found`,
+      [lookup, personIds],
+    );
+  }
+
+  /** Up to `limit` persons, not in `exclude`, with a due refold recorded more than `olderThanMs` ago, oldest first. */
+  async duePersons(em: EntityManager, olderThanMs: number, limit: number, exclude: readonly string[] = []): Promise<string[]> {
     const rows = await preparedQuery<{ person_id: string }>(
       em,
       `SELECT person_id::text AS person_id FROM person_refold_due
-        WHERE due_at < now() - make_interval(secs => $1::double precision / 1000)
+        WHERE due_at < now() - make_interval(secs => $1::double precision / 1000) AND person_id <> ALL($3::uuid[])
         GROUP BY person_id ORDER BY min(id) LIMIT $2::integer`,
-      [olderThanMs, limit],
+      [olderThanMs, limit, exclude],
     );
     return rows.map((r) => r.person_id);
   }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LocalIssuerService } from '../../src/access/local-issuer.service';
 import type { Role } from '../../src/access/roles';
-import { makeEvent, TestStack, waitFor } from '../support/stack';
+import { makeEvent, TestStack } from '../support/stack';
 
 type Caller = Role | 'source_key' | 'anonymous';
 const CALLERS: Caller[] = ['case_manager', 'discharge_planner', 'data_steward', 'auditor', 'admin', 'source_key', 'anonymous'];
@@ -129,9 +129,7 @@ describe('authorization matrix: every endpoint × every role', () => {
       expect(res.status).toBe(202);
       expect((res.body.results as { status: string; errors?: unknown }[])[0]).toMatchObject({ status: 'accepted' });
     }
-    await waitFor(async () => {
-      return (await stack.appliedAndRefolded()) >= events.length;
-    }, 60_000, 'events applied');
+    await stack.waitAppliedAndRefolded(events.length);
     const [p] = await stack.query<{ person_id: string }>(
       `SELECT lr.person_id FROM linkage_record lr JOIN source_record sr ON sr.id = lr.source_record_id WHERE sr.record_id = 'J-1'`,
     );

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { LinksService } from '../../src/linkage/links.service';
 import { ModelStoreService } from '../../src/linkage/model-store.service';
 import { NameFrequencyService } from '../../src/linkage/name-frequency.service';
-import { makeEvent, TestStack, waitFor } from '../support/stack';
+import { makeEvent, TestStack } from '../support/stack';
 
 interface LinkRow {
   source: string;
@@ -18,9 +18,7 @@ async function links(stack: TestStack): Promise<LinkRow[]> {
 }
 
 async function drained(stack: TestStack, expected: number): Promise<void> {
-  await waitFor(async () => {
-    return (await stack.appliedAndRefolded()) >= expected;
-  }, 60_000, `${expected} events applied`);
+  await stack.waitAppliedAndRefolded(expected);
 }
 
 describe('name frequencies in the worker', () => {

@@ -29,10 +29,7 @@ describe('person projections', () => {
     const res = await stack.sendEvents(key, events);
     expect(res.status).toBe(202);
     applied += events.length;
-    const want = applied;
-    await waitFor(async () => {
-      return (await stack.appliedAndRefolded()) >= want;
-    }, 60_000, `${want} events applied`);
+    await stack.waitAppliedAndRefolded(applied);
   };
 
   const personOf = async (source: string, recordId: string): Promise<string> => {

@@ -36,10 +36,7 @@ describe('audit of person reads', () => {
     expect(res.status).toBe(202);
     for (const r of res.body.results as { status: string }[]) expect(r.status).toBe('accepted');
     sent += events.length;
-    const target = sent;
-    await waitFor(async () => {
-      return (await stack.appliedAndRefolded()) >= target;
-    }, 60_000, `${target} events applied`);
+    await stack.waitAppliedAndRefolded(sent);
   }
 
   async function personOf(source: string, recordId: string): Promise<string> {

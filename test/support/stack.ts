@@ -132,14 +132,16 @@ export class TestStack {
   }
 
   /**
-   * Events applied, or -1 while a person still awaits the refold an apply made due: what a test
-   * polls before reading read models (the refold commits just after its apply).
+   * Waits until at least `events` events are applied and no person awaits the refold an apply made
+   * due: what a test needs before reading read models (the refold commits just after its apply).
    */
-  async appliedAndRefolded(): Promise<number> {
-    const [r] = await this.query<{ applied: string; due: string }>(
-      `SELECT (SELECT count(*) FROM inbox_event WHERE applied_at IS NOT NULL) AS applied, (SELECT count(*) FROM person_refold_due) AS due`,
-    );
-    return Number(r.due) > 0 ? -1 : Number(r.applied);
+  async waitAppliedAndRefolded(events: number, timeoutMs = 60_000): Promise<void> {
+    await waitFor(async () => {
+      const [r] = await this.query<{ applied: string; due: string }>(
+        `SELECT (SELECT count(*) FROM inbox_event WHERE applied_at IS NOT NULL) AS applied, (SELECT count(*) FROM person_refold_due) AS due`,
+      );
+      return Number(r.due) === 0 && Number(r.applied) >= events;
+    }, timeoutMs, `${events} events applied and refolded`);
   }
 
   /** A bearer token from the stack's local issuer. */

@@ -1,6 +1,6 @@
 // Backfill benchmark: a generated justice/health population (several partner sources per person)
-// written as one NDJSON file per source, then `node dist/cli.js import --backfill` per file into a
-// fresh database, as an operator would run it. Reports rows/s per phase and peak RSS.
+// written as one NDJSON file per source, then one `node dist/cli.js import --backfill` run over all
+// of them (`--then`) into a fresh database, as an operator would run it. Reports rows/s per phase and peak RSS.
 // Run: npm run bench:backfill            (BACKFILL_RECORDS=100000 by default; 1000000 for the target)
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,6 +14,8 @@ import { populationEvents } from '../test/support/population-events';
 const log = (m: string): void => void process.stderr.write(`bench: ${m}\n`);
 const RECORDS = Number(process.env.BACKFILL_RECORDS ?? 100_000);
 const CHUNK = process.env.BACKFILL_CHUNK ?? '2000';
+// BACKFILL_SEPARATE=1: one CLI run per file (the base reloaded each time) instead of one run with --then.
+const SEPARATE = process.env.BACKFILL_SEPARATE === '1';
 // The in-memory copy of the linked base takes about 6 KB per record: room for 1M and more.
 // BACKFILL_NODE_ARGS: extra node flags for the CLI runs (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
 const HEAP_MB = process.env.BACKFILL_HEAP_MB ?? '12288';
@@ -84,18 +86,32 @@ async function main(): Promise<void> {
 
   const load0 = os.loadavg();
   const sum = { rows: 0, accept: 0, seed: 0, apply: 0, applied: 0, linked: 0, persons: 0, tasks: 0, rss: 0, wall: 0 };
-  t = Date.now();
-  for (const f of files) {
-    const began = Date.now();
-    const r = await run(['import', '--backfill', '--source', f.source, f.file, '--chunk-size', CHUNK, '--json'], env);
-    if (r.code !== 0) throw new Error(`backfill of ${f.source} failed: ${r.stderr.slice(-2000)}`);
-    const lines = r.stdout.trim().split('\n');
-    const s = JSON.parse(lines[lines.length - 1]) as Summary;
-    const rss = Number(/PEAK_RSS_KB (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024;
+  const report = (s: Summary, source: string, rss: number, wall?: number): void => {
     const b = s.backfill;
-    log(`${f.source}: ${s.rows} rows, accept ${(b.phasesMs.accept / 1000).toFixed(1)} s, base ${b.seededRecords} loaded in ${(b.phasesMs.seed / 1000).toFixed(1)} s, apply+link ${(b.phasesMs.apply / 1000).toFixed(1)} s, ${b.linked} linked, ${b.newPersons} new persons, peak RSS ${rss.toFixed(0)} MB, wall ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    log(`${source}: ${s.rows} rows, accept ${(b.phasesMs.accept / 1000).toFixed(1)} s, base ${b.seededRecords} loaded in ${(b.phasesMs.seed / 1000).toFixed(1)} s, apply+link ${(b.phasesMs.apply / 1000).toFixed(1)} s, ${b.linked} linked, ${b.newPersons} new persons${wall === undefined ? '' : `, peak RSS ${rss.toFixed(0)} MB, wall ${(wall / 1000).toFixed(1)} s`}`);
     sum.rows += s.rows; sum.accept += b.phasesMs.accept; sum.seed += b.phasesMs.seed; sum.apply += b.phasesMs.apply;
     sum.applied += b.applied; sum.linked += b.linked; sum.persons += b.newPersons; sum.tasks += b.reviewTasks; sum.rss = Math.max(sum.rss, rss);
+  };
+  const summaries = (r: Run): Summary[] => r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Summary);
+  const peakRss = (r: Run): number => Number(/PEAK_RSS_KB (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024;
+  const base = ['import', '--backfill', '--chunk-size', CHUNK, '--json'];
+  t = Date.now();
+  if (SEPARATE) {
+    // One CLI run per file: each loads the base the files before it linked.
+    for (const f of files) {
+      const began = Date.now();
+      const r = await run([...base, '--source', f.source, f.file], env);
+      if (r.code !== 0) throw new Error(`backfill of ${f.source} failed: ${r.stderr.slice(-2000)}`);
+      report(summaries(r)[0], f.source, peakRss(r), Date.now() - began);
+    }
+  } else {
+    // One CLI run for every file (--then): the base is loaded once and carried from file to file.
+    const [first, ...rest] = files;
+    const r = await run([...base, '--source', first.source, first.file, ...rest.flatMap((f) => ['--then', `${f.source}=${f.file}`])], env);
+    if (r.code !== 0) throw new Error(`backfill failed: ${r.stderr.slice(-2000)}`);
+    const all = summaries(r);
+    if (all.length !== files.length) throw new Error(`backfill returned ${all.length} summaries for ${files.length} files`);
+    all.forEach((s, i) => report(s, files[i].source, peakRss(r)));
   }
   sum.wall = Date.now() - t;
   const load1 = os.loadavg();

@@ -163,6 +163,82 @@ describe('import --backfill', () => {
     expect(Number(audit[0].n)).toBeGreaterThanOrEqual(files.length);
   });
 
+  it('one run over every file (--then) loads the base once and links the same persons as the workers', async () => {
+    const stack = await TestStack.start({ workers: 0 });
+    try {
+      for (const s of data) await stack.createSource(s.source, s.kind);
+      const [first, ...rest] = files;
+      const r = await cli(stack, [
+        'import', '--backfill', '--source', first.source, first.file, '--chunk-size', '40', '--json',
+        ...rest.flatMap((f) => ['--then', `${f.source}=${f.file}`]),
+      ]);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) as string });
+      // One summary line per file, in order.
+      const sums = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as BackfillJson & { source: string });
+      expect(sums.map((s) => s.source)).toEqual(files.map((f) => f.source));
+      for (const [i, s] of sums.entries()) {
+        expect(s.accepted).toBe(files[i].events.length);
+        expect(s.backfill.applied).toBe(files[i].events.length);
+        // Loaded from the database once, before the first file (empty here); carried in memory after.
+        expect(s.backfill.seededRecords).toBe(0);
+      }
+      expect(sums[0].rejected).toBe(1);
+      const tied = new Set([...await tiedRecords(live), ...await tiedRecords(stack)]);
+      const got = await partition(stack);
+      expect(tied.size).toBeLessThan(got.personOf.size / 50);
+      expect(without(got.groups, tied)).toEqual(without(livePartition.groups, tied));
+      const [left] = await stack.query<{ n: string; due: string }>(
+        `SELECT (SELECT count(*) FROM inbox_event WHERE applied_at IS NULL) AS n, (SELECT count(*) FROM person_refold_due) AS due`,
+      );
+      expect(left).toEqual({ n: '0', due: '0' });
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('--then: a file whose reading stopped ends the run; the files after it are not touched', async () => {
+    const stack = await TestStack.start({ workers: 0 });
+    try {
+      const [a, b] = files;
+      await stack.createSource(a.source, a.kind);
+      await stack.createSource(b.source, b.kind);
+      const csv = join(dir, 'broken.csv');
+      writeFileSync(csv, [
+        'eventId,type,occurredAt,subject.recordId,subject.firstName,subject.lastName,subject.dateOfBirth,details.serviceType',
+        'c-1,service,2026-01-15T10:00:00Z,C-1,Ann,Lee,1980-01-02,intake',
+        'c-2,service,"2026-01-15T10:00:00Z,C-2,Bo,Lee,1981-01-02,intake',
+        'c-3,service,2026-01-15T10:00:00Z,C-3,Cy,Lee,1982-01-02,intake',
+      ].join('\n'));
+      const r = await cli(stack, ['import', '--backfill', '--source', a.source, csv, '--then', `${b.source}=${b.file}`, '--json']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`not backfilled: ${b.file}`);
+      const sums = r.stdout.trim().split('\n');
+      expect(sums).toHaveLength(1);
+      expect(JSON.parse(sums[0])).toEqual(expect.objectContaining({ accepted: 1, readStoppedAtLine: 3, backfill: expect.objectContaining({ applied: 1, linked: 1 }) }));
+      const [n] = await stack.query<{ a: string; b: string }>(
+        `SELECT count(*) FILTER (WHERE s.code = $1) AS a, count(*) FILTER (WHERE s.code = $2) AS b FROM inbox_event i JOIN source s ON s.id = i.source_id`,
+        [a.source, b.source],
+      );
+      expect(n).toEqual({ a: '1', b: '0' });
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it.each([
+    [['--then', 'x=y.ndjson'], '--then needs --backfill'],
+    [['--backfill', '--then', 'probation'], '--then probation: expected <source>=<file>'],
+    [['--backfill', '--then', '=y.ndjson'], '--then =y.ndjson: expected <source>=<file>'],
+    [['--backfill', '--rejects', 'r.ndjson', '--then', 'x=y.ndjson'], '--rejects names one file'],
+  ])('refuses %j before reading anything', async (args, message) => {
+    const [{ n: before }] = await bulk.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event`);
+    const r = await cli(bulk, ['import', '--source', files[0].source, files[0].file, ...args, '--json']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(message);
+    const [{ n: after }] = await bulk.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event`);
+    expect(after).toBe(before);
+  });
+
   it('running the same backfill again changes nothing', async () => {
     const before = await bulk.query(`SELECT (SELECT count(*) FROM link_decision) AS d, (SELECT count(*) FROM person) AS p, (SELECT count(*) FROM record_event) AS e`);
     const f = files[1];

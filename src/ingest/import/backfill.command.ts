@@ -1,5 +1,6 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { INestApplicationContext } from '@nestjs/common';
+import { InvalidArgumentError } from 'commander';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { withApp } from '../../app/cli-context';
@@ -9,7 +10,7 @@ import { ProjectionService } from '../../persons/projection.service';
 import { RefoldBatcher } from '../../persons/refold.batcher';
 import { InboxService } from '../inbox.service';
 import { INGEST_QUEUE, type ApplyJobData } from '../ingest.queue';
-import { BackfillService, type BackfillProgress, type BackfillSummary } from './backfill.service';
+import { BackfillService, type BackfillFile, type BackfillProgress, type BackfillSummary } from './backfill.service';
 import { EventImportService, type ImportProgress } from './event-import.service';
 import type { ImportFormat } from './event-file.reader';
 
@@ -38,18 +39,23 @@ class BackfillView {
   private readonly began = Date.now();
   private last = 0;
   private phase?: string;
+  private label = '';
+
+  file(f: BackfillFile, index: number, files: number): void {
+    this.label = files > 1 ? ` [${index + 1}/${files} ${f.source}]` : '';
+  }
 
   accept(p: ImportProgress): void {
     const rate = Math.round(p.rows / Math.max((Date.now() - this.began) / 1000, 0.001));
     const pct = p.totalBytes ? Math.floor((100 * p.bytes) / p.totalBytes) : 100;
-    this.show('accept', `backfill 1/3 accept: ${pct}% | ${p.rows} rows | ${rate} rows/s | accepted ${p.accepted} duplicate ${p.duplicate} rejected ${p.rejected}`);
+    this.show(`${this.label}:accept`, `backfill${this.label} 1/3 accept: ${pct}% | ${p.rows} rows | ${rate} rows/s | accepted ${p.accepted} duplicate ${p.duplicate} rejected ${p.rejected}`);
   }
 
   backfill(p: BackfillProgress): void {
     const rate = Math.round(p.done / Math.max(p.elapsedMs / 1000, 0.001));
-    this.show(p.phase, p.phase === 'seed'
-      ? `backfill 2/3 load linked base: ${p.done}/${p.total} records`
-      : `backfill 3/3 apply+link: ${p.done}/${p.total} events | ${rate} events/s | ${p.records} records, ${p.linked} linked, ${p.persons} new persons`);
+    this.show(`${p.source}:${p.phase}`, p.phase === 'seed'
+      ? `backfill${this.label} 2/3 load linked base: ${p.done}/${p.total} records`
+      : `backfill${this.label} 3/3 apply+link: ${p.done}/${p.total} events | ${rate} events/s | ${p.records} records, ${p.linked} linked, ${p.persons} new persons`);
   }
 
   private show(phase: string, line: string): void {
@@ -84,13 +90,23 @@ export function describeBackfill(s: BackfillSummary): string {
   return out.join('\n');
 }
 
-export async function runBackfill(file: string, o: BackfillCliOptions): Promise<BackfillSummary> {
+/** `--then source=file` pairs, checked before anything runs. */
+export function parseThen(pairs: readonly string[]): BackfillFile[] {
+  return pairs.map((v) => {
+    const at = v.indexOf('=');
+    if (at <= 0 || at === v.length - 1) throw new InvalidArgumentError(`--then ${v}: expected <source>=<file>, e.g. --then probation=probation.ndjson`);
+    return { source: v.slice(0, at), file: v.slice(at + 1) };
+  });
+}
+
+/** The files in order: the first from `--source` and the argument, then each `--then` pair (format from the extension). */
+export async function runBackfill(files: readonly BackfillFile[], o: Omit<BackfillCliOptions, 'source'>): Promise<BackfillSummary[]> {
   const view = new BackfillView();
   try {
     return await withApp((app) =>
-      backfillService(app).run({
-        file, source: o.source, format: o.format, rejectsPath: o.rejects, batchSize: o.batchSize, chunkSize: o.chunkSize,
-        onProgress: (p) => view.accept(p), onBackfillProgress: (p) => view.backfill(p),
+      backfillService(app).runFiles(files, {
+        batchSize: o.batchSize, chunkSize: o.chunkSize,
+        onFile: (f, i, n) => view.file(f, i, n), onProgress: (p) => view.accept(p), onBackfillProgress: (p) => view.backfill(p),
       }), true);
   } finally {
     view.end();

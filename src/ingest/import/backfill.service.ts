@@ -23,6 +23,8 @@ export const BACKFILL_CHUNK_MAX = 5000;
 export type BackfillPhase = 'accept' | 'seed' | 'apply';
 
 export interface BackfillProgress {
+  /** The source whose file is being backfilled. */
+  source: string;
   phase: BackfillPhase;
   /** accept: the import's counts; seed: linked records loaded; apply: events applied. */
   done: number;
@@ -49,6 +51,26 @@ export interface BackfillSummary extends ImportSummary {
     seededRecords: number;
     modelVersion: string;
     phasesMs: { accept: number; seed: number; apply: number };
+  };
+}
+
+/** One source's file of a backfill run. */
+export type BackfillFile = Pick<ImportOptions, 'file' | 'source' | 'format' | 'rejectsPath'>;
+
+export type BackfillRunOptions = Omit<ImportOptions, 'file' | 'source' | 'format' | 'rejectsPath' | 'wait' | 'waitTimeoutMs' | 'waitPollMs' | 'inbox'> & {
+  chunkSize?: number;
+  onBackfillProgress?: (p: BackfillProgress) => void;
+  /** Before each file's accept phase (index from 0). */
+  onFile?: (f: BackfillFile, index: number, files: number) => void;
+};
+
+/** Progress at most every PROGRESS_EVERY_MS, unless forced. */
+function progressTicker(source: string, on?: (p: BackfillProgress) => void) {
+  let last = 0;
+  return (p: Omit<BackfillProgress, 'source'>, force = false): void => {
+    if (!on || (!force && Date.now() - last < PROGRESS_EVERY_MS)) return;
+    last = Date.now();
+    on({ ...p, source });
   };
 }
 
@@ -165,41 +187,61 @@ export class BackfillService {
     }
   }
 
-  async run(opts: Omit<ImportOptions, 'wait' | 'waitTimeoutMs' | 'waitPollMs' | 'inbox'> & {
-    chunkSize?: number;
-    onBackfillProgress?: (p: BackfillProgress) => void;
-  }): Promise<BackfillSummary> {
+  async run(opts: BackfillFile & BackfillRunOptions): Promise<BackfillSummary> {
+    const { file, source, format, rejectsPath, ...common } = opts;
+    return (await this.runFiles([{ file, source, format, rejectsPath }], common))[0];
+  }
+
+  /**
+   * Several sources' files in one run, in order: each file is accepted and then applied as by
+   * run(), but the linked base is loaded once, before the first apply, and carried from file to
+   * file in memory (this process is the only linker), instead of being reloaded per file. The
+   * result is what running them one by one gives. A file whose reading stopped ends the run after
+   * its accepted rows are applied; fewer summaries than files then come back.
+   */
+  async runFiles(files: readonly BackfillFile[], opts: BackfillRunOptions): Promise<BackfillSummary[]> {
     const chunkSize = opts.chunkSize ?? BACKFILL_CHUNK_DEFAULT;
     if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > BACKFILL_CHUNK_MAX) throw new ValidationFailedError(`chunk size must be 1-${BACKFILL_CHUNK_MAX}`);
+    if (files.length === 0) throw new ValidationFailedError('no file to backfill');
     await this.assertNoWorkers();
+    let linker: BulkLinker | undefined;
+    const out: BackfillSummary[] = [];
+    for (const [i, f] of files.entries()) {
+      opts.onFile?.(f, i, files.length);
+      // Phase 1: the inbox, without queueing (this process applies the rows).
+      const t0 = Date.now();
+      const quiet = Object.create(this.inbox) as InboxService;
+      quiet.enqueue = (): Promise<void> => Promise.resolve();
+      const { onBackfillProgress, onFile: _f, chunkSize: _c, ...importOpts } = opts;
+      const imported = await this.importer.importFile({ ...importOpts, ...f, inbox: quiet, wait: false });
+      const [source] = await this.db.query<{ id: string }[]>(`SELECT id FROM source WHERE code = $1`, [f.source]);
+      if (!source) throw new NotFoundError(`source ${f.source} not found`);
+      const sum: BackfillSummary['backfill'] = {
+        applied: 0, linked: 0, newPersons: 0, refolded: 0, reviewTasks: 0, chunks: 0, seededRecords: 0, modelVersion: '',
+        phasesMs: { accept: Date.now() - t0, seed: 0, apply: 0 },
+      };
+      const tick = progressTicker(f.source, onBackfillProgress);
+      if (!linker) {
+        const t1 = Date.now();
+        linker = await this.loadBase((p, force) => tick({ ...p, elapsedMs: Date.now() - t1 }, force));
+        sum.seededRecords = linker.size;
+        sum.phasesMs.seed = Date.now() - t1;
+      }
+      sum.modelVersion = linker.model.version;
+      await this.applySource(source.id, f.source, chunkSize, linker, sum, tick);
+      out.push({ ...imported, backfill: sum });
+      // A file whose reading stopped (see its rejects file) ends the run: the later files wait until it is fixed.
+      if (imported.readStoppedAtLine !== undefined) break;
+    }
+    return out;
+  }
 
-    // Phase 1: the inbox, without queueing (this process applies the rows).
-    let t0 = Date.now();
-    const quiet = Object.create(this.inbox) as InboxService;
-    quiet.enqueue = (): Promise<void> => Promise.resolve();
-    const imported = await this.importer.importFile({ ...opts, inbox: quiet, wait: false });
-    const acceptMs = Date.now() - t0;
-
-    const [source] = await this.db.query<{ id: string }[]>(`SELECT id FROM source WHERE code = $1`, [opts.source]);
-    if (!source) throw new NotFoundError(`source ${opts.source} not found`);
-    const sum: BackfillSummary['backfill'] = {
-      applied: 0, linked: 0, newPersons: 0, refolded: 0, reviewTasks: 0, chunks: 0, seededRecords: 0, modelVersion: '',
-      phasesMs: { accept: acceptMs, seed: 0, apply: 0 },
-    };
-
-    // Phase 2: the linked base, the model, name counts and steward constraints.
-    t0 = Date.now();
+  /** Phase 2: the linked base, the model, name counts and steward constraints, into a new in-memory linker. */
+  private async loadBase(tick: (p: Omit<BackfillProgress, 'elapsedMs' | 'source'>, force?: boolean) => void): Promise<BulkLinker> {
     const model = await this.models.active();
-    sum.modelVersion = model.version;
     const linker = new BulkLinker(model, randomUUID);
     const [{ n: baseCount }] = await this.db.query<{ n: string }[]>(`SELECT count(*) AS n FROM linkage_record`);
     let after = '0';
-    let lastTick = 0;
-    const tick = (p: Omit<BackfillProgress, 'elapsedMs'>, force = false): void => {
-      if (!opts.onBackfillProgress || (!force && Date.now() - lastTick < PROGRESS_EVERY_MS)) return;
-      lastTick = Date.now();
-      opts.onBackfillProgress({ ...p, elapsedMs: Date.now() - t0 });
-    };
     for (;;) {
       const rows = await this.db.query<{ id: string; person_id: string; normalised: NormalisedRecord; locked: boolean }[]>(
         `SELECT source_record_id::text AS id, person_id::text AS person_id, normalised, locked FROM linkage_record
@@ -211,27 +253,33 @@ export class BackfillService {
       after = rows[rows.length - 1].id;
       tick({ phase: 'seed', done: linker.size, total: Number(baseCount), records: 0, linked: 0, persons: 0 });
     }
-    sum.seededRecords = linker.size;
     linker.setNameCounts(await this.db.query(`SELECT field, value, records FROM name_frequency`));
     linker.setConstraints(await this.db.query(`SELECT kind, a, b FROM steward_constraint WHERE revoked_at IS NULL`));
     tick({ phase: 'seed', done: linker.size, total: Number(baseCount), records: 0, linked: 0, persons: 0 }, true);
-    sum.phasesMs.seed = Date.now() - t0;
+    return linker;
+  }
 
-    // Phase 3: chunks of pending events, in inbox order.
-    t0 = Date.now();
+  /** Phase 3: the source's pending events in chunks, in inbox order. */
+  private async applySource(
+    sourceId: string, sourceCode: string, chunkSize: number, linker: BulkLinker, sum: BackfillSummary['backfill'],
+    tick: (p: Omit<BackfillProgress, 'source'>, force?: boolean) => void,
+  ): Promise<void> {
+    const t0 = Date.now();
     const [{ n: pendingCount }] = await this.db.query<{ n: string }[]>(
       `SELECT count(*) AS n FROM inbox_event WHERE source_id = $1 AND applied_at IS NULL AND dead_lettered_at IS NULL`,
-      [source.id],
+      [sourceId],
     );
+    const progress = (force = false): void =>
+      tick({ phase: 'apply', done: sum.applied, total: Number(pendingCount), records, linked: sum.linked, persons: sum.newPersons, elapsedMs: Date.now() - t0 }, force);
     let records = 0;
     let cursor = '0';
     // A chunk's persons are refolded after its commit, on another connection, while the next chunk
-    // links; at most one refold is outstanding, and the run ends when the last one committed.
+    // links; at most one refold is outstanding, and the file ends when the last one committed.
     let refolding: Promise<void> = Promise.resolve();
     try {
       for (;;) {
         await this.assertNoWorkers();
-        const res = await this.db.transaction((em) => this.chunk(em, source.id, opts.source, cursor, chunkSize, linker, sum));
+        const res = await this.db.transaction((em) => this.chunk(em, sourceId, sourceCode, cursor, chunkSize, linker, sum));
         if (!res) break;
         cursor = res.lastId;
         records += res.records;
@@ -240,7 +288,7 @@ export class BackfillService {
         refolding = this.refolds.refresh(res.persons);
         // Marked handled so a failure while the next chunk runs is not an unhandled rejection; it is awaited above or below.
         refolding.catch(() => undefined);
-        tick({ phase: 'apply', done: sum.applied, total: Number(pendingCount), records, linked: sum.linked, persons: sum.newPersons });
+        progress();
       }
       await refolding;
     } catch (err) {
@@ -248,9 +296,8 @@ export class BackfillService {
       await refolding.catch(() => undefined);
       throw err;
     }
-    tick({ phase: 'apply', done: sum.applied, total: Number(pendingCount), records, linked: sum.linked, persons: sum.newPersons }, true);
+    progress(true);
     sum.phasesMs.apply = Date.now() - t0;
-    return { ...imported, backfill: sum };
   }
 
   /**

@@ -1,7 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { withApp } from '../../app/cli-context';
-import { describeBackfill, runBackfill } from './backfill.command';
+import { describeBackfill, parseThen, runBackfill } from './backfill.command';
 import { BACKFILL_CHUNK_DEFAULT, BACKFILL_CHUNK_MAX } from './backfill.service';
 import { EventImportService, IMPORT_BATCH_MAX, type ImportProgress, type ImportSummary } from './event-import.service';
 import type { ImportFormat } from './event-file.reader';
@@ -116,12 +116,20 @@ export function registerImportCommand(program: Command): void {
     .option('--json', 'print the summary as JSON (last line)')
     .option('--backfill', 'apply and link the file in bulk in this process instead of queueing it (no worker may run; see docs/import.md)')
     .option('--chunk-size <n>', `with --backfill: events per transaction (1-${BACKFILL_CHUNK_MAX}, default ${BACKFILL_CHUNK_DEFAULT})`, positiveInt(BACKFILL_CHUNK_MAX))
-    .action(async (file: string, o: ImportCliOptions & { backfill?: boolean; chunkSize?: number }) => {
+    .option('--then <source=file>', 'with --backfill: then this source\'s file in the same run, the linked base loaded once (repeatable, in order)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(async (file: string, o: ImportCliOptions & { backfill?: boolean; chunkSize?: number; then: string[] }) => {
+      if (o.then.length > 0 && !o.backfill) throw new InvalidArgumentError('--then needs --backfill');
       if (o.backfill) {
         if (o.wait) throw new InvalidArgumentError('--wait does not apply to --backfill (it returns when every row is applied)');
-        const s = await runBackfill(file, o);
-        process.stdout.write(`${o.json ? JSON.stringify(s) : describeBackfill(s)}\n`);
-        if (s.readStoppedAtLine !== undefined) process.exitCode = 1;
+        if (o.rejects && o.then.length > 0) throw new InvalidArgumentError('--rejects names one file: with --then, each file\'s rejected rows go to <file>.rejects.ndjson');
+        const files = [{ source: o.source, file, rejectsPath: o.rejects }, ...parseThen(o.then)].map((f) => ({ ...f, format: o.format }));
+        const summaries = await runBackfill(files, o);
+        // One summary per file; with --json one line each, in file order.
+        process.stdout.write(`${summaries.map((s) => (o.json ? JSON.stringify(s) : describeBackfill(s))).join('\n')}\n`);
+        if (summaries.length < files.length) {
+          process.stderr.write(`backfill stopped after ${files[summaries.length - 1].file}: not backfilled: ${files.slice(summaries.length).map((f) => f.file).join(', ')}\n`);
+        }
+        if (summaries.some((s) => s.readStoppedAtLine !== undefined)) process.exitCode = 1;
         return;
       }
       const view = new ProgressView();

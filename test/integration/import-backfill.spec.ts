@@ -8,6 +8,7 @@ import { TestStack } from '../support/stack';
 jest.setTimeout(600_000);
 
 const dir = mkdtempSync(join(tmpdir(), 'ff-backfill-'));
+writeFileSync(join(dir, 'x.txt'), '{}\n');
 // About 330 records of 120 people (twins and Jr/Sr included) across six partner sources.
 const data: SourceEvents[] = populationEvents({ seed: 11, persons: 120, extraEvery: 4 });
 const files = data.map((s, i) => {
@@ -196,6 +197,28 @@ describe('import --backfill', () => {
     }
   });
 
+  it('--then with the same source twice in a row: both files applied in order', async () => {
+    const stack = await TestStack.start({ workers: 0 });
+    try {
+      const f = files[1];
+      await stack.createSource(f.source, f.kind);
+      const half = Math.ceil(f.events.length / 2);
+      const [a, b] = [f.events.slice(0, half), f.events.slice(half)].map((evs, i) => {
+        const file = join(dir, `same-${i}.ndjson`);
+        writeFileSync(file, `${evs.map((e) => JSON.stringify(e)).join('\n')}\n`);
+        return file;
+      });
+      const r = await cli(stack, ['import', '--backfill', '--source', f.source, a, '--then', `${f.source}=${b}`, '--json']);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) as string });
+      const sums = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as BackfillJson);
+      expect(sums.map((s) => [s.accepted, s.backfill.applied])).toEqual([[half, half], [f.events.length - half, f.events.length - half]]);
+      const [{ n }] = await stack.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event WHERE applied_at IS NULL`);
+      expect(n).toBe('0');
+    } finally {
+      await stack.close();
+    }
+  });
+
   it('--then: a file whose reading stopped ends the run; the files after it are not touched', async () => {
     const stack = await TestStack.start({ workers: 0 });
     try {
@@ -230,6 +253,9 @@ describe('import --backfill', () => {
     [['--backfill', '--then', 'probation'], '--then probation: expected <source>=<file>'],
     [['--backfill', '--then', '=y.ndjson'], '--then =y.ndjson: expected <source>=<file>'],
     [['--backfill', '--rejects', 'r.ndjson', '--then', 'x=y.ndjson'], '--rejects names one file'],
+    [['--backfill', '--then', `nope=${files[1].file}`], 'source nope not found'],
+    [['--backfill', '--then', `${files[1].source}=${join(dir, 'missing.ndjson')}`], `file ${join(dir, 'missing.ndjson')} not found`],
+    [['--backfill', '--then', `${files[1].source}=${join(dir, 'x.txt')}`], `cannot tell the format of ${join(dir, 'x.txt')}`],
   ])('refuses %j before reading anything', async (args, message) => {
     const [{ n: before }] = await bulk.query<{ n: string }>(`SELECT count(*) AS n FROM inbox_event`);
     const r = await cli(bulk, ['import', '--source', files[0].source, files[0].file, ...args, '--json']);

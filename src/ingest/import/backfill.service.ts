@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Queue } from 'bullmq';
 import { DataSource, type EntityManager } from 'typeorm';
 import { currentAuditContext } from '../../audit/audit.context';
@@ -14,7 +17,9 @@ import { RefoldBatcher } from '../../persons/refold.batcher';
 import { acceptedEvent, contentHash, type ValidEvent } from '../event.contract';
 import { InboxService } from '../inbox.service';
 import type { ApplyJobData } from '../ingest.queue';
-import { EventImportService, type ImportOptions, type ImportSummary } from './event-import.service';
+import type { AcceptThreadInput, AcceptThreadMessage } from './backfill-accept.thread';
+import { formatFromName } from './event-file.reader';
+import { EventImportService, type ImportOptions, type ImportProgress, type ImportSummary } from './event-import.service';
 
 export const BACKFILL_CHUNK_DEFAULT = 2000;
 /** Person and key locks of one chunk must fit PostgreSQL's shared lock table (64 per connection by default). */
@@ -50,19 +55,49 @@ export interface BackfillSummary extends ImportSummary {
     chunks: number;
     seededRecords: number;
     modelVersion: string;
-    phasesMs: { accept: number; seed: number; apply: number };
+    /** accept: the accept phase's own time; acceptWait: how long the run waited for it (less when it ran in a thread while the file before linked). */
+    phasesMs: { accept: number; acceptWait: number; seed: number; apply: number };
   };
 }
 
 /** One source's file of a backfill run. */
 export type BackfillFile = Pick<ImportOptions, 'file' | 'source' | 'format' | 'rejectsPath'>;
 
-export type BackfillRunOptions = Omit<ImportOptions, 'file' | 'source' | 'format' | 'rejectsPath' | 'wait' | 'waitTimeoutMs' | 'waitPollMs' | 'inbox'> & {
+export type BackfillRunOptions = Omit<ImportOptions, 'file' | 'source' | 'rejectsPath' | 'wait' | 'waitTimeoutMs' | 'waitPollMs' | 'inbox'> & {
   chunkSize?: number;
   onBackfillProgress?: (p: BackfillProgress) => void;
   /** Before each file's accept phase (index from 0). */
   onFile?: (f: BackfillFile, index: number, files: number) => void;
 };
+
+/** Phase 1 of a backfill: the file into the inbox exactly as `import` puts it there, without queueing jobs. */
+export function acceptWithoutQueueing(importer: EventImportService, inbox: InboxService, opts: Omit<ImportOptions, 'inbox' | 'wait'>): Promise<ImportSummary> {
+  const quiet = Object.create(inbox) as InboxService;
+  quiet.enqueue = (): Promise<void> => Promise.resolve();
+  return importer.importFile({ ...opts, inbox: quiet, wait: false });
+}
+
+/**
+ * The accept phase of a file in a worker thread (backfill-accept.thread.ts), with the caller's
+ * audit context; `onProgress` gets its progress. From source (ts-node), the thread loads ts-node too.
+ */
+function acceptInThread(f: BackfillFile, batchSize: number | undefined, onProgress: (p: ImportProgress) => void): Promise<ImportSummary> {
+  const entry = join(__dirname, `backfill-accept.thread${extname(__filename)}`);
+  const workerData: AcceptThreadInput = { file: f, batchSize, audit: currentAuditContext() };
+  const worker = extname(__filename) === '.ts'
+    ? new Worker(`require('ts-node/register/transpile-only'); require(${JSON.stringify(entry)});`, { eval: true, workerData })
+    : new Worker(entry, { workerData });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    worker.on('message', (m: AcceptThreadMessage) => {
+      if ('progress' in m) onProgress(m.progress);
+      else if ('summary' in m) { settled = true; resolve(m.summary); }
+      else { settled = true; reject(new Error(`accepting ${f.file}: ${m.error}`)); }
+    });
+    worker.on('error', (err) => { settled = true; reject(err); });
+    worker.on('exit', (code) => { if (!settled) reject(new Error(`accepting ${f.file}: the accept thread exited with code ${code}`)); });
+  });
+}
 
 /** Progress at most every PROGRESS_EVERY_MS, unless forced. */
 function progressTicker(source: string, on?: (p: BackfillProgress) => void) {
@@ -160,7 +195,9 @@ const LINK_SLICE = 250;
  * in-memory BulkLinker (the service's steps over a copy of the linked base), the decisions, links,
  * keys, persons and review tasks written with set-based statements, the touched persons recorded
  * as due, one audit entry, and the applied marks; after the commit the touched persons are refolded
- * by the RefoldBatcher while the next chunk runs. A rerun skips applied rows.
+ * by the RefoldBatcher while the next chunk runs. A rerun skips applied rows. runFiles() takes
+ * several sources' files in one run: the base is loaded once, and each next file is accepted in a
+ * worker thread while the one before links.
  *
  * Guard: it refuses to start, and stops between chunks, while a worker is connected to the ingest
  * queue, because live linking next to the in-memory copy would be racing it.
@@ -204,36 +241,72 @@ export class BackfillService {
     if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > BACKFILL_CHUNK_MAX) throw new ValidationFailedError(`chunk size must be 1-${BACKFILL_CHUNK_MAX}`);
     if (files.length === 0) throw new ValidationFailedError('no file to backfill');
     await this.assertNoWorkers();
+    await this.preflight(files, opts.format);
+    const { onBackfillProgress, onFile, onProgress, chunkSize: _c, ...importOpts } = opts;
     let linker: BulkLinker | undefined;
+    let foreground = 0;
     const out: BackfillSummary[] = [];
-    for (const [i, f] of files.entries()) {
-      opts.onFile?.(f, i, files.length);
-      // Phase 1: the inbox, without queueing (this process applies the rows).
-      const t0 = Date.now();
-      const quiet = Object.create(this.inbox) as InboxService;
-      quiet.enqueue = (): Promise<void> => Promise.resolve();
-      const { onBackfillProgress, onFile: _f, chunkSize: _c, ...importOpts } = opts;
-      const imported = await this.importer.importFile({ ...importOpts, ...f, inbox: quiet, wait: false });
-      const [source] = await this.db.query<{ id: string }[]>(`SELECT id FROM source WHERE code = $1`, [f.source]);
-      if (!source) throw new NotFoundError(`source ${f.source} not found`);
-      const sum: BackfillSummary['backfill'] = {
-        applied: 0, linked: 0, newPersons: 0, refolded: 0, reviewTasks: 0, chunks: 0, seededRecords: 0, modelVersion: '',
-        phasesMs: { accept: Date.now() - t0, seed: 0, apply: 0 },
-      };
-      const tick = progressTicker(f.source, onBackfillProgress);
-      if (!linker) {
-        const t1 = Date.now();
-        linker = await this.loadBase((p, force) => tick({ ...p, elapsedMs: Date.now() - t1 }, force));
-        sum.seededRecords = linker.size;
-        sum.phasesMs.seed = Date.now() - t1;
+    // The next file's accept, in a worker thread while this file links (another source only: rows
+    // of the source being applied would join its pass).
+    let next: { index: number; done: Promise<ImportSummary> } | undefined;
+    try {
+      for (const [i, f] of files.entries()) {
+        foreground = i;
+        onFile?.(f, i, files.length);
+        // Phase 1: the inbox, without queueing (this process applies the rows).
+        const t0 = Date.now();
+        const imported = next?.index === i
+          ? await next.done
+          : await acceptWithoutQueueing(this.importer, this.inbox, { ...importOpts, ...f, format: f.format ?? importOpts.format, onProgress });
+        // In a thread: its own reading and committing time (it ran while the file before linked).
+        const acceptMs = next?.index === i ? imported.elapsedMs : Date.now() - t0;
+        next = undefined;
+        const sum: BackfillSummary['backfill'] = {
+          applied: 0, linked: 0, newPersons: 0, refolded: 0, reviewTasks: 0, chunks: 0, seededRecords: 0, modelVersion: '',
+          phasesMs: { accept: acceptMs, acceptWait: Date.now() - t0, seed: 0, apply: 0 },
+        };
+        const [source] = await this.db.query<{ id: string }[]>(`SELECT id FROM source WHERE code = $1`, [f.source]);
+        if (!source) throw new NotFoundError(`source ${f.source} not found`);
+        // A file whose reading stopped (see its rejects file) ends the run after its accepted rows: the later files wait until it is fixed.
+        const last = imported.readStoppedAtLine !== undefined || i === files.length - 1;
+        const after = files[i + 1];
+        if (!last && after.source !== f.source) {
+          next = {
+            index: i + 1,
+            done: acceptInThread({ ...after, format: after.format ?? importOpts.format }, importOpts.batchSize, (p) => { if (foreground === i + 1) onProgress?.(p); }),
+          };
+          // Awaited when its turn comes (or below on failure): not an unhandled rejection meanwhile.
+          next.done.catch(() => undefined);
+        }
+        const tick = progressTicker(f.source, onBackfillProgress);
+        if (!linker) {
+          const t1 = Date.now();
+          linker = await this.loadBase((p, force) => tick({ ...p, elapsedMs: Date.now() - t1 }, force));
+          sum.seededRecords = linker.size;
+          sum.phasesMs.seed = Date.now() - t1;
+        }
+        sum.modelVersion = linker.model.version;
+        await this.applySource(source.id, f.source, chunkSize, linker, sum, tick);
+        out.push({ ...imported, backfill: sum });
+        if (imported.readStoppedAtLine !== undefined) break;
       }
-      sum.modelVersion = linker.model.version;
-      await this.applySource(source.id, f.source, chunkSize, linker, sum, tick);
-      out.push({ ...imported, backfill: sum });
-      // A file whose reading stopped (see its rejects file) ends the run: the later files wait until it is fixed.
-      if (imported.readStoppedAtLine !== undefined) break;
+    } finally {
+      // A failed run lets the accept in flight finish (its rows are accepted, as by an interrupted run).
+      await next?.done.catch(() => undefined);
     }
     return out;
+  }
+
+  /** Every source known and every file present, before anything is read. */
+  private async preflight(files: readonly BackfillFile[], format: BackfillRunOptions['format']): Promise<void> {
+    const codes = [...new Set(files.map((f) => f.source))];
+    const known = new Set((await this.db.query<{ code: string }[]>(`SELECT code FROM source WHERE code = ANY($1::text[])`, [codes])).map((r) => r.code));
+    const unknown = codes.filter((c) => !known.has(c));
+    if (unknown.length) throw new NotFoundError(`source ${unknown.join(', ')} not found`);
+    for (const f of files) {
+      if (!(await stat(f.file).catch(() => null))?.isFile()) throw new NotFoundError(`file ${f.file} not found`);
+      if (!(f.format ?? format ?? formatFromName(f.file))) throw new ValidationFailedError(`cannot tell the format of ${f.file} from its extension: give --format ndjson or --format csv`);
+    }
   }
 
   /** Phase 2: the linked base, the model, name counts and steward constraints, into a new in-memory linker. */

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { Queue } from 'bullmq';
 import { DataSource, type EntityManager } from 'typeorm';
 import { currentAuditContext } from '../../audit/audit.context';
@@ -10,10 +8,12 @@ import { preparedQuery } from '../../database/multi-statement.query';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../../errors/domain.error';
 import { BulkLinker, type BulkLink } from '../../linkage/backfill.linker';
 import { writeBulkLinks } from '../../linkage/bulk-link.writer';
+import { PREPARE_SLICE, RecordPreparePool, type Prepared } from '../../linkage/record-prepare.pool';
 import type { NormalisedRecord } from '../../linkage/engine/record.types';
 import { ModelStoreService } from '../../linkage/model-store.service';
 import { ProjectionService } from '../../persons/projection.service';
 import { RefoldBatcher } from '../../persons/refold.batcher';
+import { startWorkerThread } from '../../threads/worker-thread.factory';
 import { acceptedEvent, contentHash, type ValidEvent } from '../event.contract';
 import { InboxService } from '../inbox.service';
 import type { ApplyJobData } from '../ingest.queue';
@@ -79,14 +79,11 @@ export function acceptWithoutQueueing(importer: EventImportService, inbox: Inbox
 
 /**
  * The accept phase of a file in a worker thread (backfill-accept.thread.ts), with the caller's
- * audit context; `onProgress` gets its progress. From source (ts-node), the thread loads ts-node too.
+ * audit context; `onProgress` gets its progress.
  */
 function acceptInThread(f: BackfillFile, batchSize: number | undefined, onProgress: (p: ImportProgress) => void): Promise<ImportSummary> {
-  const entry = join(__dirname, `backfill-accept.thread${extname(__filename)}`);
-  const workerData: AcceptThreadInput = { file: f, batchSize, audit: currentAuditContext() };
-  const worker = extname(__filename) === '.ts'
-    ? new Worker(`require('ts-node/register/transpile-only'); require(${JSON.stringify(entry)});`, { eval: true, workerData })
-    : new Worker(entry, { workerData });
+  const input: AcceptThreadInput = { file: f, batchSize, audit: currentAuditContext() };
+  const worker = startWorkerThread(__dirname, 'backfill-accept.thread', __filename, input);
   return new Promise((resolve, reject) => {
     let settled = false;
     worker.on('message', (m: AcceptThreadMessage) => {
@@ -249,6 +246,7 @@ export class BackfillService {
     // The next file's accept, in a worker thread while this file links (another source only: rows
     // of the source being applied would join its pass).
     let next: { index: number; done: Promise<ImportSummary> } | undefined;
+    const pool = new RecordPreparePool();
     try {
       for (const [i, f] of files.entries()) {
         foreground = i;
@@ -286,13 +284,14 @@ export class BackfillService {
           sum.phasesMs.seed = Date.now() - t1;
         }
         sum.modelVersion = linker.model.version;
-        await this.applySource(source.id, f.source, chunkSize, linker, sum, tick);
+        await this.applySource(source.id, f.source, chunkSize, linker, pool, sum, tick);
         out.push({ ...imported, backfill: sum });
         if (imported.readStoppedAtLine !== undefined) break;
       }
     } finally {
       // A failed run lets the accept in flight finish (its rows are accepted, as by an interrupted run).
       await next?.done.catch(() => undefined);
+      await pool.close();
     }
     return out;
   }
@@ -334,7 +333,7 @@ export class BackfillService {
 
   /** Phase 3: the source's pending events in chunks, in inbox order. */
   private async applySource(
-    sourceId: string, sourceCode: string, chunkSize: number, linker: BulkLinker, sum: BackfillSummary['backfill'],
+    sourceId: string, sourceCode: string, chunkSize: number, linker: BulkLinker, pool: RecordPreparePool, sum: BackfillSummary['backfill'],
     tick: (p: Omit<BackfillProgress, 'source'>, force?: boolean) => void,
   ): Promise<void> {
     const t0 = Date.now();
@@ -352,7 +351,7 @@ export class BackfillService {
     try {
       for (;;) {
         await this.assertNoWorkers();
-        const res = await this.db.transaction((em) => this.chunk(em, sourceId, sourceCode, cursor, chunkSize, linker, sum));
+        const res = await this.db.transaction((em) => this.chunk(em, sourceId, sourceCode, cursor, chunkSize, linker, pool, sum));
         if (!res) break;
         cursor = res.lastId;
         records += res.records;
@@ -379,7 +378,8 @@ export class BackfillService {
    * reloads it and carries on from the first unapplied row.
    */
   private async chunk(
-    em: EntityManager, sourceId: string, sourceCode: string, after: string, size: number, linker: BulkLinker, sum: BackfillSummary['backfill'],
+    em: EntityManager, sourceId: string, sourceCode: string, after: string, size: number, linker: BulkLinker, pool: RecordPreparePool,
+    sum: BackfillSummary['backfill'],
   ): Promise<{ lastId: string; records: number; persons: string[] } | null> {
     const rows = await preparedQuery<PendingRow>(
       em,
@@ -453,11 +453,15 @@ export class BackfillService {
         applied.push(e.inboxId);
       }
     }
+    // Normalised and keyed in the pool's thread while the record writes run (ids are set after).
+    const changed = [...plans.values()].filter((p) => p.changed);
+    const prepared = pool.prepare(changed.map((p) => p.demographics!));
+    const prepIndex = new Map(changed.map((p, j) => [p, j]));
     const inserted = await preparedQuery<{ id: string; record_id: string }>(em, RECORD_WRITE_SQL, [sourceId, ...a]);
     for (const r of inserted) plans.get(r.record_id)!.recId = r.id;
 
     // Linked one by one in record-id order (new records last, by their new ids), as the worker does.
-    const toLink = [...plans.values()].filter((p) => p.changed).sort((x, y) => Number(x.recId) - Number(y.recId));
+    const toLink = changed.sort((x, y) => Number(x.recId) - Number(y.recId));
     // In slices: PostgreSQL writes one slice while the next is linked here (the driver queues the
     // statements on the transaction's connection, in order).
     const decisionIds = toLink.length
@@ -466,7 +470,18 @@ export class BackfillService {
     const links: BulkLink[] = [];
     const writes: Promise<number>[] = [];
     for (let i = 0; i < toLink.length; i += LINK_SLICE) {
-      const part = toLink.slice(i, i + LINK_SLICE).map((p) => linker.link(p.recId!, p.demographics!));
+      const slice = toLink.slice(i, i + LINK_SLICE);
+      const answers = new Map<number, Prepared[]>();
+      for (const p of slice) {
+        const n = Math.floor(prepIndex.get(p)! / PREPARE_SLICE);
+        if (!answers.has(n)) answers.set(n, await prepared[n]);
+      }
+      const part = slice.map((p) => {
+        const j = prepIndex.get(p)!;
+        const pre = answers.get(Math.floor(j / PREPARE_SLICE))![j % PREPARE_SLICE];
+        pre.rec.id = p.recId!;
+        return linker.link(p.recId!, p.demographics!, undefined, pre);
+      });
       writes.push(writeBulkLinks(em, part, decisionIds.slice(i, i + part.length), linker.model.version));
       links.push(...part);
       await new Promise((r) => setImmediate(r));

@@ -15,6 +15,21 @@ interface Held {
   keys: string[];
 }
 
+/** One scored candidate record: what foldCandidate needs of its PairScore. */
+export interface CandidateScore {
+  id: string;
+  probability: number;
+  weight: number;
+  excludesPerson?: boolean;
+}
+
+/** A record normalised, its keys, and its candidates scored in record-id order. */
+export interface ScoredRecord {
+  rec: NormalisedRecord;
+  keys: string[];
+  scored: CandidateScore[];
+}
+
 export interface BulkLink extends DecisionRows {
   recordId: string;
   normalised: NormalisedRecord;
@@ -55,6 +70,8 @@ export class BulkLinker {
     private readonly newPersonId: () => string,
     private readonly keyCap = DEFAULT_KEY_CAP,
     private readonly selective = DEFAULT_SELECTIVE_KEY,
+    /** false: no key index (candidates come from link()'s caller or linkScored()); records keep their keys for the writes. */
+    private readonly indexKeys = true,
   ) {}
 
   get size(): number {
@@ -100,23 +117,62 @@ export class BulkLinker {
     /** The record normalised and its keys, when the caller has them already. */
     pre?: { rec: NormalisedRecord; keys: string[] },
   ): BulkLink {
-    const model = this.model;
     const rec = pre?.rec ?? normaliseRecord({ ...demographics, id: recordId });
     const keys = pre?.keys ?? blockingKeys(rec);
     const held = this.records.get(recordId);
-    const prev = held
-      ? { person_id: held.personId, locked: held.locked, shared: (this.personSize.get(held.personId) ?? 0) > 1 }
-      : undefined;
+    const prev = this.previous(held);
     // The service replaces the record's keys, then counts every other record per key.
     if (held) this.remove(recordId, held);
+    const tf = this.tfOf(rec);
+    return this.decideAndPut(recordId, rec, keys, held, prev, tf, this.score(rec, tf, candidateIds ?? this.candidatesOf(keys)));
+  }
 
-    const tf = neutralForUnseen(this.tfFor(rec), rec, model);
-    const best = new Map<string, PersonBest<NormalisedRecord>>();
-    // In record-id order, as the service scores them: ties within a person go to the lower id.
-    for (const id of [...(candidateIds ?? this.candidatesOf(keys))].sort((a, b) => Number(a) - Number(b))) {
+  /**
+   * The first half of link() for a copy that only scores (another thread's; see ScoringThread):
+   * normalise, keys, candidates and their scores, then the record is put in the copy (no person).
+   * The linking copy then finishes with linkScored(), in the same order, so both copies hold the
+   * same records and keys when each record is scored: the candidates are the ones link() would find.
+   */
+  scoreAhead(recordId: string, demographics: Omit<RawPersonRecord, 'id'>): ScoredRecord {
+    const rec = normaliseRecord({ ...demographics, id: recordId });
+    const keys = blockingKeys(rec);
+    const held = this.records.get(recordId);
+    if (held) this.remove(recordId, held);
+    const scored = this.score(rec, this.tfOf(rec), this.candidatesOf(keys));
+    this.put(recordId, { n: rec, personId: '', locked: false, keys });
+    return { rec, keys, scored };
+  }
+
+  /** The second half of link(), with candidates scored by scoreAhead() on a copy with the same records. */
+  linkScored(recordId: string, s: ScoredRecord): BulkLink {
+    const held = this.records.get(recordId);
+    const prev = this.previous(held);
+    if (held) this.remove(recordId, held);
+    return this.decideAndPut(recordId, s.rec, s.keys, held, prev, this.tfOf(s.rec), s.scored);
+  }
+
+  /** Candidates in record-id order, as the service scores them (ties within a person go to the lower id). */
+  private score(rec: NormalisedRecord, tf: TermFrequencies, candidateIds: readonly string[]): CandidateScore[] {
+    const out: CandidateScore[] = [];
+    for (const id of [...candidateIds].sort((a, b) => Number(a) - Number(b))) {
       const other = this.records.get(id);
       if (!other) throw new Error(`candidate record ${id} was not seeded`);
-      foldCandidate(best, pid(other.personId), rid(id), scorePair(model, rec, other.n, tf), other.n);
+      const s = scorePair(this.model, rec, other.n, tf);
+      out.push({ id, probability: s.probability, weight: s.weight, excludesPerson: s.excludesPerson });
+    }
+    return out;
+  }
+
+  private decideAndPut(
+    recordId: string, rec: NormalisedRecord, keys: string[], held: Held | undefined, prev: ReturnType<BulkLinker['previous']>, tf: TermFrequencies,
+    scored: readonly CandidateScore[],
+  ): BulkLink {
+    const model = this.model;
+    const best = new Map<string, PersonBest<NormalisedRecord>>();
+    for (const s of scored) {
+      const other = this.records.get(s.id);
+      if (!other) throw new Error(`candidate record ${s.id} was not seeded`);
+      foldCandidate(best, pid(other.personId), rid(s.id), s, other.n);
     }
     const decision = decide({ recordId: rid(recordId), candidates: [...best.values()].map((b) => b.c), thresholds: model.thresholds, constraints: this.constraintsFor(recordId, best) });
     const chosen = decision.action === 'link' ? best.get(decision.personId) : [...best.values()].sort((a, b) => b.c.probability - a.c.probability)[0];
@@ -131,8 +187,18 @@ export class BulkLinker {
     };
   }
 
+  /** The record's link before this one, read before its entry is removed. */
+  private previous(held: Held | undefined): { person_id: string; locked: boolean; shared: boolean } | undefined {
+    return held ? { person_id: held.personId, locked: held.locked, shared: (this.personSize.get(held.personId) ?? 0) > 1 } : undefined;
+  }
+
+  private tfOf(rec: NormalisedRecord): TermFrequencies {
+    return neutralForUnseen(this.tfFor(rec), rec, this.model);
+  }
+
   /** The service's candidate rule over the copy's key index (the record's own entries already removed). */
   private candidatesOf(keys: readonly string[]): string[] {
+    if (!this.indexKeys) throw new Error('this copy has no key index: pass the candidates, or use linkScored()');
     // Usable keys (not over the cap) shared with the record, two of them or one selective one.
     const shared = new Map<string, KeyHits>();
     for (const k of new Set(keys)) {
@@ -170,6 +236,7 @@ export class BulkLinker {
   private put(recordId: string, h: Held): void {
     this.records.set(recordId, h);
     this.personSize.set(h.personId, (this.personSize.get(h.personId) ?? 0) + 1);
+    if (!this.indexKeys) return;
     for (const k of h.keys) {
       const ids = this.keyIndex.get(k);
       if (ids) ids.push(recordId);
@@ -182,6 +249,7 @@ export class BulkLinker {
     const left = (this.personSize.get(h.personId) ?? 1) - 1;
     if (left > 0) this.personSize.set(h.personId, left);
     else this.personSize.delete(h.personId);
+    if (!this.indexKeys) return;
     for (const k of h.keys) {
       const ids = this.keyIndex.get(k);
       const at = ids ? ids.indexOf(recordId) : -1;

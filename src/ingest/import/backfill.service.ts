@@ -6,9 +6,10 @@ import { currentAuditContext } from '../../audit/audit.context';
 import { AuditService } from '../../audit/audit.service';
 import { preparedQuery } from '../../database/multi-statement.query';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../../errors/domain.error';
-import { BulkLinker, type BulkLink } from '../../linkage/backfill.linker';
+import { BulkLinker, type BulkLink, type ScoredRecord } from '../../linkage/backfill.linker';
+import type { ModelParams } from '../../linkage/engine/model.params';
 import { writeBulkLinks } from '../../linkage/bulk-link.writer';
-import { PREPARE_SLICE, RecordPreparePool, type Prepared } from '../../linkage/record-prepare.pool';
+import { RecordScoringPool } from '../../linkage/record-scoring.pool';
 import type { NormalisedRecord } from '../../linkage/engine/record.types';
 import { ModelStoreService } from '../../linkage/model-store.service';
 import { ProjectionService } from '../../persons/projection.service';
@@ -246,7 +247,7 @@ export class BackfillService {
     // The next file's accept, in a worker thread while this file links (another source only: rows
     // of the source being applied would join its pass).
     let next: { index: number; done: Promise<ImportSummary> } | undefined;
-    const pool = new RecordPreparePool();
+    let pool: RecordScoringPool | undefined;
     try {
       for (const [i, f] of files.entries()) {
         foreground = i;
@@ -277,9 +278,11 @@ export class BackfillService {
           next.done.catch(() => undefined);
         }
         const tick = progressTicker(f.source, onBackfillProgress);
-        if (!linker) {
+        if (!linker || !pool) {
           const t1 = Date.now();
-          linker = await this.loadBase((p, force) => tick({ ...p, elapsedMs: Date.now() - t1 }, force));
+          const model = await this.models.active();
+          pool = new RecordScoringPool({ model });
+          linker = await this.loadBase(model, pool, (p, force) => tick({ ...p, elapsedMs: Date.now() - t1 }, force));
           sum.seededRecords = linker.size;
           sum.phasesMs.seed = Date.now() - t1;
         }
@@ -291,7 +294,7 @@ export class BackfillService {
     } finally {
       // A failed run lets the accept in flight finish (its rows are accepted, as by an interrupted run).
       await next?.done.catch(() => undefined);
-      await pool.close();
+      await pool?.close();
     }
     return out;
   }
@@ -308,10 +311,14 @@ export class BackfillService {
     }
   }
 
-  /** Phase 2: the linked base, the model, name counts and steward constraints, into a new in-memory linker. */
-  private async loadBase(tick: (p: Omit<BackfillProgress, 'elapsedMs' | 'source'>, force?: boolean) => void): Promise<BulkLinker> {
-    const model = await this.models.active();
-    const linker = new BulkLinker(model, randomUUID);
+  /**
+   * Phase 2: the linked base, name counts and steward constraints, into a new in-memory linker
+   * that decides (no key index) and the pool's copy that scores.
+   */
+  private async loadBase(
+    model: ModelParams, pool: RecordScoringPool, tick: (p: Omit<BackfillProgress, 'elapsedMs' | 'source'>, force?: boolean) => void,
+  ): Promise<BulkLinker> {
+    const linker = new BulkLinker(model, randomUUID, undefined, undefined, false);
     const [{ n: baseCount }] = await this.db.query<{ n: string }[]>(`SELECT count(*) AS n FROM linkage_record`);
     let after = '0';
     for (;;) {
@@ -322,10 +329,13 @@ export class BackfillService {
       );
       if (rows.length === 0) break;
       for (const r of rows) linker.seed(r.id, r.normalised, r.person_id, r.locked);
+      await pool.seed(rows.map((r) => [r.id, r.normalised]));
       after = rows[rows.length - 1].id;
       tick({ phase: 'seed', done: linker.size, total: Number(baseCount), records: 0, linked: 0, persons: 0 });
     }
-    linker.setNameCounts(await this.db.query(`SELECT field, value, records FROM name_frequency`));
+    const names = await this.db.query<{ field: string; value: string; records: number }[]>(`SELECT field, value, records FROM name_frequency`);
+    linker.setNameCounts(names);
+    await pool.setNameCounts(names);
     linker.setConstraints(await this.db.query(`SELECT kind, a, b FROM steward_constraint WHERE revoked_at IS NULL`));
     tick({ phase: 'seed', done: linker.size, total: Number(baseCount), records: 0, linked: 0, persons: 0 }, true);
     return linker;
@@ -333,7 +343,7 @@ export class BackfillService {
 
   /** Phase 3: the source's pending events in chunks, in inbox order. */
   private async applySource(
-    sourceId: string, sourceCode: string, chunkSize: number, linker: BulkLinker, pool: RecordPreparePool, sum: BackfillSummary['backfill'],
+    sourceId: string, sourceCode: string, chunkSize: number, linker: BulkLinker, pool: RecordScoringPool, sum: BackfillSummary['backfill'],
     tick: (p: Omit<BackfillProgress, 'source'>, force?: boolean) => void,
   ): Promise<void> {
     const t0 = Date.now();
@@ -378,7 +388,7 @@ export class BackfillService {
    * reloads it and carries on from the first unapplied row.
    */
   private async chunk(
-    em: EntityManager, sourceId: string, sourceCode: string, after: string, size: number, linker: BulkLinker, pool: RecordPreparePool,
+    em: EntityManager, sourceId: string, sourceCode: string, after: string, size: number, linker: BulkLinker, pool: RecordScoringPool,
     sum: BackfillSummary['backfill'],
   ): Promise<{ lastId: string; records: number; persons: string[] } | null> {
     const rows = await preparedQuery<PendingRow>(
@@ -453,15 +463,13 @@ export class BackfillService {
         applied.push(e.inboxId);
       }
     }
-    // Normalised and keyed in the pool's thread while the record writes run (ids are set after).
-    const changed = [...plans.values()].filter((p) => p.changed);
-    const prepared = pool.prepare(changed.map((p) => p.demographics!));
-    const prepIndex = new Map(changed.map((p, j) => [p, j]));
     const inserted = await preparedQuery<{ id: string; record_id: string }>(em, RECORD_WRITE_SQL, [sourceId, ...a]);
     for (const r of inserted) plans.get(r.record_id)!.recId = r.id;
 
     // Linked one by one in record-id order (new records last, by their new ids), as the worker does.
-    const toLink = changed.sort((x, y) => Number(x.recId) - Number(y.recId));
+    const toLink = [...plans.values()].filter((p) => p.changed).sort((x, y) => Number(x.recId) - Number(y.recId));
+    // Scored by the pool's thread in this order, slice by slice, while this thread decides.
+    const scored = pool.score(toLink.map((p) => [p.recId!, p.demographics!]));
     // In slices: PostgreSQL writes one slice while the next is linked here (the driver queues the
     // statements on the transaction's connection, in order).
     const decisionIds = toLink.length
@@ -471,16 +479,14 @@ export class BackfillService {
     const writes: Promise<number>[] = [];
     for (let i = 0; i < toLink.length; i += LINK_SLICE) {
       const slice = toLink.slice(i, i + LINK_SLICE);
-      const answers = new Map<number, Prepared[]>();
-      for (const p of slice) {
-        const n = Math.floor(prepIndex.get(p)! / PREPARE_SLICE);
-        if (!answers.has(n)) answers.set(n, await prepared[n]);
+      const answers = new Map<number, ScoredRecord[]>();
+      for (let j = i; j < i + slice.length; j++) {
+        const n = RecordScoringPool.sliceOf(j).slice;
+        if (!answers.has(n)) answers.set(n, await scored[n]);
       }
-      const part = slice.map((p) => {
-        const j = prepIndex.get(p)!;
-        const pre = answers.get(Math.floor(j / PREPARE_SLICE))![j % PREPARE_SLICE];
-        pre.rec.id = p.recId!;
-        return linker.link(p.recId!, p.demographics!, undefined, pre);
+      const part = slice.map((p, k) => {
+        const { slice: n, at } = RecordScoringPool.sliceOf(i + k);
+        return linker.linkScored(p.recId!, answers.get(n)![at]);
       });
       writes.push(writeBulkLinks(em, part, decisionIds.slice(i, i + part.length), linker.model.version));
       links.push(...part);

@@ -27,7 +27,9 @@ export interface PersonBest<T> {
  * states another generation (PairScore.excludesPerson). The service, the bulk backfill and the
  * in-memory linker all build their candidates with this, so they decide alike.
  */
-export function foldCandidate<T>(best: Map<string, PersonBest<T>>, personId: string, recordId: string, s: PairScore, other: T): void {
+export function foldCandidate<T>(
+  best: Map<string, PersonBest<T>>, personId: string, recordId: string, s: Pick<PairScore, 'probability' | 'weight'> & { excludesPerson?: boolean }, other: T,
+): void {
   const cur = best.get(personId);
   if (!cur) {
     best.set(personId, { c: { personId, recordIds: [recordId], probability: s.probability, weight: s.weight, bestRecordId: recordId, ...(s.excludesPerson ? { excluded: true } : {}) }, other });

@@ -22,7 +22,7 @@ type Unsequenced<T> = T extends unknown ? Omit<T, 'seq'> : never;
 export type ScoringReply = { seq: number; out: ScoredRecord[] } | { seq: number; error: string };
 
 /** Records per message after the first: the first is small so that linking starts soon. */
-export const SCORING_SLICE = 250;
+const SCORING_SLICE = 250;
 const FIRST_SLICE = 50;
 
 /**
@@ -64,21 +64,20 @@ export class RecordScoringPool {
     return this.send({ kind: 'names', rows }).then(() => undefined);
   }
 
-  /** The records in link order, scored in slices: one promise per slice, in order. */
-  score(items: readonly [string, Demographics][]): Promise<ScoredRecord[]>[] {
-    const out: Promise<ScoredRecord[]>[] = [];
-    for (let i = 0; i < items.length;) {
-      const n = i === 0 ? FIRST_SLICE : SCORING_SLICE;
-      out.push(this.send({ kind: 'score', items: items.slice(i, i + n) }));
-      i += n;
+  /**
+   * The records in link order, sent in slices (the first small, so that linking starts soon).
+   * Returns the answer for the i-th record; it resolves when its slice is scored.
+   */
+  score(items: readonly [string, Demographics][]): (i: number) => Promise<ScoredRecord> {
+    const slices: Promise<ScoredRecord[]>[] = [];
+    for (let i = 0; i < items.length; i += slices.length === 0 ? FIRST_SLICE : SCORING_SLICE) {
+      slices.push(this.send({ kind: 'score', items: items.slice(i, i + (slices.length === 0 ? FIRST_SLICE : SCORING_SLICE)) }));
     }
-    return out;
-  }
-
-  /** Slice sizes of score(), so a caller can map record i to its slice. */
-  static sliceOf(i: number): { slice: number; at: number } {
-    if (i < FIRST_SLICE) return { slice: 0, at: i };
-    return { slice: 1 + Math.floor((i - FIRST_SLICE) / SCORING_SLICE), at: (i - FIRST_SLICE) % SCORING_SLICE };
+    return async (i) => {
+      if (i < FIRST_SLICE) return (await slices[0])[i];
+      const j = i - FIRST_SLICE;
+      return (await slices[1 + Math.floor(j / SCORING_SLICE)])[j % SCORING_SLICE];
+    };
   }
 
   async close(): Promise<void> {

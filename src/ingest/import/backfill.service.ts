@@ -6,7 +6,7 @@ import { currentAuditContext } from '../../audit/audit.context';
 import { AuditService } from '../../audit/audit.service';
 import { preparedQuery } from '../../database/multi-statement.query';
 import { ConflictError, NotFoundError, ValidationFailedError } from '../../errors/domain.error';
-import { BulkLinker, type BulkLink, type ScoredRecord } from '../../linkage/backfill.linker';
+import { BulkLinker, type BulkLink } from '../../linkage/backfill.linker';
 import type { ModelParams } from '../../linkage/engine/model.params';
 import { writeBulkLinks } from '../../linkage/bulk-link.writer';
 import { RecordScoringPool } from '../../linkage/record-scoring.pool';
@@ -222,14 +222,9 @@ export class BackfillService {
     }
   }
 
-  async run(opts: BackfillFile & BackfillRunOptions): Promise<BackfillSummary> {
-    const { file, source, format, rejectsPath, ...common } = opts;
-    return (await this.runFiles([{ file, source, format, rejectsPath }], common))[0];
-  }
-
   /**
-   * Several sources' files in one run, in order: each file is accepted and then applied as by
-   * run(), but the linked base is loaded once, before the first apply, and carried from file to
+   * One or several sources' files in one run, in order: each file is accepted and then applied,
+   * the linked base loaded once, before the first apply, and carried from file to
    * file in memory (this process is the only linker), instead of being reloaded per file. The
    * result is what running them one by one gives. A file whose reading stopped ends the run after
    * its accepted rows are applied; fewer summaries than files then come back.
@@ -241,13 +236,12 @@ export class BackfillService {
     await this.assertNoWorkers();
     await this.preflight(files, opts.format);
     const { onBackfillProgress, onFile, onProgress, chunkSize: _c, ...importOpts } = opts;
-    let linker: BulkLinker | undefined;
+    let base: { linker: BulkLinker; pool: RecordScoringPool } | undefined;
     let foreground = 0;
     const out: BackfillSummary[] = [];
     // The next file's accept, in a worker thread while this file links (another source only: rows
     // of the source being applied would join its pass).
     let next: { index: number; done: Promise<ImportSummary> } | undefined;
-    let pool: RecordScoringPool | undefined;
     try {
       for (const [i, f] of files.entries()) {
         foreground = i;
@@ -278,23 +272,26 @@ export class BackfillService {
           next.done.catch(() => undefined);
         }
         const tick = progressTicker(f.source, onBackfillProgress);
-        if (!linker || !pool) {
+        if (!base) {
           const t1 = Date.now();
           const model = await this.models.active();
-          pool = new RecordScoringPool({ model });
-          linker = await this.loadBase(model, pool, (p, force) => tick({ ...p, elapsedMs: Date.now() - t1 }, force));
-          sum.seededRecords = linker.size;
+          const pool = new RecordScoringPool({ model });
+          // A live thread would keep the process from exiting: closed on failure here, else below.
+          const linker = await this.loadBase(model, pool, (p, force) => tick({ ...p, elapsedMs: Date.now() - t1 }, force))
+            .catch(async (err: unknown) => { await pool.close(); throw err; });
+          base = { pool, linker };
+          sum.seededRecords = base.linker.size;
           sum.phasesMs.seed = Date.now() - t1;
         }
-        sum.modelVersion = linker.model.version;
-        await this.applySource(source.id, f.source, chunkSize, linker, pool, sum, tick);
+        sum.modelVersion = base.linker.model.version;
+        await this.applySource(source.id, f.source, chunkSize, base.linker, base.pool, sum, tick);
         out.push({ ...imported, backfill: sum });
         if (imported.readStoppedAtLine !== undefined) break;
       }
     } finally {
       // A failed run lets the accept in flight finish (its rows are accepted, as by an interrupted run).
       await next?.done.catch(() => undefined);
-      await pool?.close();
+      await base?.pool.close();
     }
     return out;
   }
@@ -469,7 +466,7 @@ export class BackfillService {
     // Linked one by one in record-id order (new records last, by their new ids), as the worker does.
     const toLink = [...plans.values()].filter((p) => p.changed).sort((x, y) => Number(x.recId) - Number(y.recId));
     // Scored by the pool's thread in this order, slice by slice, while this thread decides.
-    const scored = pool.score(toLink.map((p) => [p.recId!, p.demographics!]));
+    const scoredAt = pool.score(toLink.map((p) => [p.recId!, p.demographics!]));
     // In slices: PostgreSQL writes one slice while the next is linked here (the driver queues the
     // statements on the transaction's connection, in order).
     const decisionIds = toLink.length
@@ -478,16 +475,8 @@ export class BackfillService {
     const links: BulkLink[] = [];
     const writes: Promise<number>[] = [];
     for (let i = 0; i < toLink.length; i += LINK_SLICE) {
-      const slice = toLink.slice(i, i + LINK_SLICE);
-      const answers = new Map<number, ScoredRecord[]>();
-      for (let j = i; j < i + slice.length; j++) {
-        const n = RecordScoringPool.sliceOf(j).slice;
-        if (!answers.has(n)) answers.set(n, await scored[n]);
-      }
-      const part = slice.map((p, k) => {
-        const { slice: n, at } = RecordScoringPool.sliceOf(i + k);
-        return linker.linkScored(p.recId!, answers.get(n)![at]);
-      });
+      const part: BulkLink[] = [];
+      for (const [k, p] of toLink.slice(i, i + LINK_SLICE).entries()) part.push(linker.linkScored(p.recId!, await scoredAt(i + k)));
       writes.push(writeBulkLinks(em, part, decisionIds.slice(i, i + part.length), linker.model.version));
       links.push(...part);
       await new Promise((r) => setImmediate(r));

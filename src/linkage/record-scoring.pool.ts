@@ -70,8 +70,10 @@ export class RecordScoringPool {
    */
   score(items: readonly [string, Demographics][]): (i: number) => Promise<ScoredRecord> {
     const slices: Promise<ScoredRecord[]>[] = [];
-    for (let i = 0; i < items.length; i += slices.length === 0 ? FIRST_SLICE : SCORING_SLICE) {
-      slices.push(this.send({ kind: 'score', items: items.slice(i, i + (slices.length === 0 ? FIRST_SLICE : SCORING_SLICE)) }));
+    for (let i = 0; i < items.length;) {
+      const n = i === 0 ? FIRST_SLICE : SCORING_SLICE;
+      slices.push(this.send({ kind: 'score', items: items.slice(i, i + n) }));
+      i += n;
     }
     return async (i) => {
       if (i < FIRST_SLICE) return (await slices[0])[i];

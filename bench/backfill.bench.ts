@@ -44,7 +44,7 @@ interface Summary {
   rows: number;
   accepted: number;
   rejected: number;
-  backfill: { applied: number; linked: number; newPersons: number; reviewTasks: number; seededRecords: number; phasesMs: { accept: number; acceptWait: number; seed: number; apply: number } };
+  backfill: { applied: number; linked: number; newPersons: number; reviewTasks: number; seededRecords: number; phasesMs: { accept: number; acceptWait: number; seed: number; apply: number }; runRefold?: { persons: number; ms: number } };
 }
 
 async function main(): Promise<void> {
@@ -85,11 +85,13 @@ async function main(): Promise<void> {
   }
 
   const load0 = os.loadavg();
-  const sum = { rows: 0, accept: 0, acceptWait: 0, seed: 0, apply: 0, applied: 0, linked: 0, persons: 0, tasks: 0, rss: 0, wall: 0 };
+  const sum = { rows: 0, accept: 0, acceptWait: 0, seed: 0, apply: 0, refold: 0, applied: 0, linked: 0, persons: 0, tasks: 0, rss: 0, wall: 0 };
   const report = (s: Summary, source: string, rss: number, wall?: number): void => {
     const b = s.backfill;
     log(`${source}: ${s.rows} rows, accept ${(b.phasesMs.accept / 1000).toFixed(1)} s (waited ${(b.phasesMs.acceptWait / 1000).toFixed(1)} s), base ${b.seededRecords} loaded in ${(b.phasesMs.seed / 1000).toFixed(1)} s, apply+link ${(b.phasesMs.apply / 1000).toFixed(1)} s, ${b.linked} linked, ${b.newPersons} new persons${wall === undefined ? '' : `, peak RSS ${rss.toFixed(0)} MB, wall ${(wall / 1000).toFixed(1)} s`}`);
     sum.rows += s.rows; sum.accept += b.phasesMs.accept; sum.acceptWait += b.phasesMs.acceptWait; sum.seed += b.phasesMs.seed; sum.apply += b.phasesMs.apply;
+    if (b.runRefold) log(`refold at the end of the run: ${b.runRefold.persons} persons in ${(b.runRefold.ms / 1000).toFixed(1)} s`);
+    sum.refold += b.runRefold?.ms ?? 0;
     sum.applied += b.applied; sum.linked += b.linked; sum.persons += b.newPersons; sum.tasks += b.reviewTasks; sum.rss = Math.max(sum.rss, rss);
   };
   const summaries = (r: Run): Summary[] => r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Summary);
@@ -122,13 +124,14 @@ async function main(): Promise<void> {
     accept: { seconds: Math.round(sum.accept / 1000), waitedSeconds: Math.round(sum.acceptWait / 1000), rowsPerSecond: Math.round(sum.rows / (sum.accept / 1000)) },
     loadBase: { seconds: Math.round(sum.seed / 1000) },
     applyLink: { seconds: Math.round(sum.apply / 1000), eventsPerSecond: Math.round(sum.applied / (sum.apply / 1000)) },
+    refold: { seconds: Math.round(sum.refold / 1000) },
     overallRecordsPerSecond: Math.round(sum.rows / (sum.wall / 1000)),
     linked: sum.linked, persons: sum.persons, reviewTasks: sum.tasks, peakRssMb: Math.round(sum.rss),
     loadAverage: { before: load0.map((x) => +x.toFixed(1)), after: load1.map((x) => +x.toFixed(1)) }, cpus: os.cpus().length,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   process.stdout.write(
-    `| ${sum.rows.toLocaleString('en-US')} | ${sec(sum.wall)} s | ${rate(sum.rows, sum.accept)} rows/s (${sec(sum.accept)} s, waited ${sec(sum.acceptWait)} s) | ${sec(sum.seed)} s | ${rate(sum.applied, sum.apply)} events/s (${sec(sum.apply)} s) | ${rate(sum.rows, sum.wall)} | ${sum.persons.toLocaleString('en-US')} | ${Math.round(sum.rss)} MB | ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)} |\n`,
+    `| ${sum.rows.toLocaleString('en-US')} | ${sec(sum.wall)} s | ${rate(sum.rows, sum.accept)} rows/s (${sec(sum.accept)} s, waited ${sec(sum.acceptWait)} s) | ${sec(sum.seed)} s | ${rate(sum.applied, sum.apply)} events/s (${sec(sum.apply)} s; refold ${sec(sum.refold)} s) | ${rate(sum.rows, sum.wall)} | ${sum.persons.toLocaleString('en-US')} | ${Math.round(sum.rss)} MB | ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)} |\n`,
   );
   if (!process.env.BACKFILL_KEEP_DB) {
     const a = new Client({ connectionString: dbUrl('postgres') });

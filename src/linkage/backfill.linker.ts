@@ -9,11 +9,15 @@ import { neutralForUnseen, termValues, type TermFrequencies } from './engine/tf.
 import { decisionRows, type DecisionRows } from './link-decision.rows';
 
 interface Held {
-  n: NormalisedRecord;
+  /** The record; as its JSON in a copy without a key index (see `compact`). */
+  n: NormalisedRecord | string;
   personId: string;
   locked: boolean;
-  keys: string[];
+  /** Its keys; joined by KEY_SEP in a copy without a key index. */
+  keys: string[] | string;
 }
+
+const KEY_SEP = '\n';
 
 /** One scored candidate record: what foldCandidate needs of its PairScore. */
 export interface CandidateScore {
@@ -23,16 +27,17 @@ export interface CandidateScore {
   excludesPerson?: boolean;
 }
 
-/** A record normalised, its keys, and its candidates scored in record-id order. */
+/** A record normalised (as JSON: one string crosses threads and is what the writes store), its keys, and its candidates scored in record-id order. */
 export interface ScoredRecord {
-  rec: NormalisedRecord;
+  json: string;
   keys: string[];
   scored: CandidateScore[];
 }
 
 export interface BulkLink extends DecisionRows {
   recordId: string;
-  normalised: NormalisedRecord;
+  /** The normalised record as JSON, as linkage_record stores it. */
+  normalisedJson: string;
   keys: string[];
   /** Keys the record held before (replaced). */
   oldKeys: string[];
@@ -70,17 +75,29 @@ export class BulkLinker {
     private readonly newPersonId: () => string,
     private readonly keyCap = DEFAULT_KEY_CAP,
     private readonly selective = DEFAULT_SELECTIVE_KEY,
-    /** false: no key index (candidates come from link()'s caller or linkScored()); records keep their keys for the writes. */
+    /**
+     * false: no key index (candidates come from link()'s caller or linkScored()); records keep their keys for the writes.
+     * Such a copy also holds each record as its JSON and its keys as one string: a few strings per
+     * record instead of an object graph keep the garbage collector's marking of a large base cheap.
+     */
     private readonly indexKeys = true,
   ) {}
+
+  private get compact(): boolean {
+    return !this.indexKeys;
+  }
 
   get size(): number {
     return this.records.size;
   }
 
   /** An already linked record of the base. `keys`: its entries in the copy's key index (default: its blocking keys; [] when the caller picks candidates). */
-  seed(recordId: string, n: NormalisedRecord, personId: string, locked: boolean, keys: string[] = blockingKeys(n)): void {
-    this.put(recordId, { n, personId, locked, keys });
+  seed(recordId: string, n: NormalisedRecord | string, personId: string, locked: boolean, keys?: string[]): void {
+    const rec = typeof n === 'string' ? JSON.parse(n) as NormalisedRecord : n;
+    const k = keys ?? blockingKeys(rec);
+    this.put(recordId, this.compact
+      ? { n: typeof n === 'string' ? n : JSON.stringify(n), personId, locked, keys: k.join(KEY_SEP) }
+      : { n: rec, personId, locked, keys: k });
   }
 
   /**
@@ -124,7 +141,7 @@ export class BulkLinker {
     // The service replaces the record's keys, then counts every other record per key.
     if (held) this.remove(recordId, held);
     const tf = this.tfOf(rec);
-    return this.decideAndPut(recordId, rec, keys, held, prev, tf, this.score(rec, tf, candidateIds ?? this.candidatesOf(keys)));
+    return this.decideAndPut(recordId, rec, JSON.stringify(rec), keys, held, prev, tf, this.score(rec, tf, candidateIds ?? this.candidatesOf(keys)));
   }
 
   /**
@@ -140,7 +157,7 @@ export class BulkLinker {
     if (held) this.remove(recordId, held);
     const scored = this.score(rec, this.tfOf(rec), this.candidatesOf(keys));
     this.put(recordId, { n: rec, personId: '', locked: false, keys });
-    return { rec, keys, scored };
+    return { json: JSON.stringify(rec), keys, scored };
   }
 
   /** The second half of link(), with candidates scored by scoreAhead() on a copy with the same records. */
@@ -148,7 +165,8 @@ export class BulkLinker {
     const held = this.records.get(recordId);
     const prev = this.previous(held);
     if (held) this.remove(recordId, held);
-    return this.decideAndPut(recordId, s.rec, s.keys, held, prev, this.tfOf(s.rec), s.scored);
+    const rec = JSON.parse(s.json) as NormalisedRecord;
+    return this.decideAndPut(recordId, rec, s.json, s.keys, held, prev, this.tfOf(rec), s.scored);
   }
 
   /** Candidates in record-id order, as the service scores them (ties within a person go to the lower id). */
@@ -157,32 +175,34 @@ export class BulkLinker {
     for (const id of [...candidateIds].sort((a, b) => Number(a) - Number(b))) {
       const other = this.records.get(id);
       if (!other) throw new Error(`candidate record ${id} was not seeded`);
-      const s = scorePair(this.model, rec, other.n, tf);
+      const s = scorePair(this.model, rec, this.recordOf(other), tf);
       out.push({ id, probability: s.probability, weight: s.weight, excludesPerson: s.excludesPerson });
     }
     return out;
   }
 
   private decideAndPut(
-    recordId: string, rec: NormalisedRecord, keys: string[], held: Held | undefined, prev: ReturnType<BulkLinker['previous']>, tf: TermFrequencies,
-    scored: readonly CandidateScore[],
+    recordId: string, rec: NormalisedRecord, json: string, keys: string[], held: Held | undefined, prev: ReturnType<BulkLinker['previous']>,
+    tf: TermFrequencies, scored: readonly CandidateScore[],
   ): BulkLink {
     const model = this.model;
-    const best = new Map<string, PersonBest<NormalisedRecord>>();
+    const best = new Map<string, PersonBest<Held>>();
     for (const s of scored) {
       const other = this.records.get(s.id);
       if (!other) throw new Error(`candidate record ${s.id} was not seeded`);
-      foldCandidate(best, pid(other.personId), rid(s.id), s, other.n);
+      foldCandidate(best, pid(other.personId), rid(s.id), s, other);
     }
     const decision = decide({ recordId: rid(recordId), candidates: [...best.values()].map((b) => b.c), thresholds: model.thresholds, constraints: this.constraintsFor(recordId, best) });
     const chosen = decision.action === 'link' ? best.get(decision.personId) : [...best.values()].sort((a, b) => b.c.probability - a.c.probability)[0];
-    const why = chosen ? explain(model, rec, chosen.other, tf) : undefined;
+    const why = chosen ? explain(model, rec, this.recordOf(chosen.other), tf) : undefined;
     const rows = decisionRows(prev, decision, model, why, [...best.values()].map((b) => b.c), this.newPersonId);
 
     const retirePrevious = !!prev && rows.action === 'move' && !prev.shared;
-    this.put(recordId, { n: rec, personId: rows.personId, locked: held?.locked ?? false, keys });
+    this.put(recordId, this.compact
+      ? { n: json, personId: rows.personId, locked: held?.locked ?? false, keys: keys.join(KEY_SEP) }
+      : { n: rec, personId: rows.personId, locked: held?.locked ?? false, keys });
     return {
-      ...rows, recordId, normalised: rec, keys, oldKeys: held?.keys ?? [], previousPersonId: prev?.person_id ?? null,
+      ...rows, recordId, normalisedJson: json, keys, oldKeys: held ? this.keysOf(held) : [], previousPersonId: prev?.person_id ?? null,
       reason: decision.reason, flags: decision.flags, retirePrevious,
     };
   }
@@ -190,6 +210,15 @@ export class BulkLinker {
   /** The record's link before this one, read before its entry is removed. */
   private previous(held: Held | undefined): { person_id: string; locked: boolean; shared: boolean } | undefined {
     return held ? { person_id: held.personId, locked: held.locked, shared: (this.personSize.get(held.personId) ?? 0) > 1 } : undefined;
+  }
+
+  private recordOf(h: Held): NormalisedRecord {
+    return typeof h.n === 'string' ? JSON.parse(h.n) as NormalisedRecord : h.n;
+  }
+
+  private keysOf(h: Held): string[] {
+    if (typeof h.keys !== 'string') return h.keys;
+    return h.keys ? h.keys.split(KEY_SEP) : [];
   }
 
   private tfOf(rec: NormalisedRecord): TermFrequencies {
@@ -213,7 +242,11 @@ export class BulkLinker {
   private tfFor(rec: NormalisedRecord): TermFrequencies {
     // As the service: counts and total from the same recount.
     const names = termValues(rec);
-    const tf: TermFrequencies = { firstName: { total: this.firstTotal, counts: {} }, lastName: { total: this.lastTotal, counts: {} } };
+    // Null-prototype counts: one name-keyed object per record must not mint a hidden class per name.
+    const tf: TermFrequencies = {
+      firstName: { total: this.firstTotal, counts: Object.create(null) as Record<string, number> },
+      lastName: { total: this.lastTotal, counts: Object.create(null) as Record<string, number> },
+    };
     const f = this.first.get(names.firstName);
     const l = this.last.get(names.lastName);
     if (f !== undefined) tf.firstName.counts[names.firstName] = f;
@@ -237,7 +270,7 @@ export class BulkLinker {
     this.records.set(recordId, h);
     this.personSize.set(h.personId, (this.personSize.get(h.personId) ?? 0) + 1);
     if (!this.indexKeys) return;
-    for (const k of h.keys) {
+    for (const k of this.keysOf(h)) {
       const ids = this.keyIndex.get(k);
       if (ids) ids.push(recordId);
       else this.keyIndex.set(k, [recordId]);
@@ -250,7 +283,7 @@ export class BulkLinker {
     if (left > 0) this.personSize.set(h.personId, left);
     else this.personSize.delete(h.personId);
     if (!this.indexKeys) return;
-    for (const k of h.keys) {
+    for (const k of this.keysOf(h)) {
       const ids = this.keyIndex.get(k);
       const at = ids ? ids.indexOf(recordId) : -1;
       if (at >= 0) ids!.splice(at, 1);

@@ -13,7 +13,7 @@ export interface ScoringThreadInput {
 }
 
 export type ScoringRequest =
-  | { seq: number; kind: 'seed'; items: [string, NormalisedRecord][] }
+  | { seq: number; kind: 'seed'; items: [string, NormalisedRecord | string][] }
   | { seq: number; kind: 'names'; rows: { field: string; value: string; records: number }[] }
   | { seq: number; kind: 'score'; items: [string, Demographics][] };
 
@@ -55,8 +55,8 @@ export class RecordScoringPool {
     this.worker.on('exit', (code) => fail(new Error(`the scoring thread exited with code ${code}`)));
   }
 
-  /** Linked records of the base, in the order the deciding copy is seeded. */
-  seed(items: [string, NormalisedRecord][]): Promise<void> {
+  /** Linked records of the base (objects or their JSON), in the order the deciding copy is seeded. */
+  seed(items: [string, NormalisedRecord | string][]): Promise<void> {
     return this.send({ kind: 'seed', items }).then(() => undefined);
   }
 

@@ -40,6 +40,16 @@ export class RefoldBatcher {
     });
   }
 
+  /**
+   * Refolds these persons now, in one transaction of their own (not merged with other callers'),
+   * and publishes their familiar-list changes after the commit. For callers that split a large
+   * set themselves and run several at once on disjoint persons (the backfill's final refold).
+   */
+  async refoldNow(personIds: readonly string[]): Promise<void> {
+    const changes = await this.db.transaction((em) => this.projection.refold(em, personIds));
+    await this.changes.publishQuietly(changes);
+  }
+
   private async drain(): Promise<void> {
     try {
       while (this.pending.length > 0) {

@@ -80,7 +80,7 @@ interface BackfillJson {
   duplicate: number;
   rejected: number;
   rejectsFile: string | null;
-  backfill: { applied: number; linked: number; newPersons: number; chunks: number; seededRecords: number };
+  backfill: { applied: number; linked: number; newPersons: number; chunks: number; seededRecords: number; refolded: number; runRefold?: { persons: number; ms: number } };
 }
 
 describe('import --backfill', () => {
@@ -192,6 +192,16 @@ describe('import --backfill', () => {
         `SELECT (SELECT count(*) FROM inbox_event WHERE applied_at IS NULL) AS n, (SELECT count(*) FROM person_refold_due) AS due`,
       );
       expect(left).toEqual({ n: '0', due: '0' });
+      // The read model is refolded once for the whole run, after the last file: every linked
+      // person has its view, and a person touched by several files was refolded only once.
+      expect(sums.slice(0, -1).map((x) => x.backfill.runRefold)).toEqual(sums.slice(0, -1).map(() => undefined));
+      const run = sums[sums.length - 1].backfill.runRefold!;
+      const [views] = await stack.query<{ linked: string; views: string }>(
+        `SELECT (SELECT count(DISTINCT person_id) FROM linkage_record) AS linked, (SELECT count(*) FROM person_view) AS views`,
+      );
+      expect(views.views).toBe(views.linked);
+      expect(run.persons).toBeGreaterThanOrEqual(Number(views.linked));
+      expect(run.persons).toBeLessThan(sums.reduce((n, x) => n + x.backfill.refolded, 0));
     } finally {
       await stack.close();
     }

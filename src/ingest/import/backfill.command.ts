@@ -53,6 +53,10 @@ class BackfillView {
 
   backfill(p: BackfillProgress): void {
     const rate = Math.round(p.done / Math.max(p.elapsedMs / 1000, 0.001));
+    if (p.phase === 'refold') {
+      this.show('refold', `backfill refold (read model): ${p.done}/${p.total} persons | ${rate} persons/s`);
+      return;
+    }
     this.show(`${p.source}:${p.phase}`, p.phase === 'seed'
       ? `backfill${this.label} 2/3 load linked base: ${p.done}/${p.total} records`
       : `backfill${this.label} 3/3 apply+link: ${p.done}/${p.total} events | ${rate} events/s | ${p.records} records, ${p.linked} linked, ${p.persons} new persons`);
@@ -83,8 +87,9 @@ export function describeBackfill(s: BackfillSummary): string {
     `backfilled ${s.file} for source ${s.source} (${s.format}): ${s.rows} rows`,
     `  accept: ${(b.phasesMs.accept / 1000).toFixed(1)} s (${s.rowsPerSecond} rows/s): accepted ${s.accepted}, duplicate ${s.duplicate}, rejected ${s.rejected}${s.warnings ? `, accepted with warnings ${s.warnings}` : ''}`,
     `  load linked base: ${(b.phasesMs.seed / 1000).toFixed(1)} s (${b.seededRecords} records, model ${b.modelVersion})`,
-    `  apply+link: ${(b.phasesMs.apply / 1000).toFixed(1)} s (${rate(b.applied, b.phasesMs.apply)} events/s): applied ${b.applied} events, linked ${b.linked} records, ${b.newPersons} new persons, ${b.reviewTasks} review tasks, ${b.refolded} person refolds in ${b.chunks} chunks`,
+    `  apply+link: ${(b.phasesMs.apply / 1000).toFixed(1)} s (${rate(b.applied, b.phasesMs.apply)} events/s): applied ${b.applied} events, linked ${b.linked} records, ${b.newPersons} new persons, ${b.reviewTasks} review tasks, ${b.refolded} persons touched in ${b.chunks} chunks`,
   ];
+  if (b.runRefold) out.push(`  refold (read model, once per person for the whole run): ${(b.runRefold.ms / 1000).toFixed(1)} s, ${b.runRefold.persons} persons`);
   if (s.rejectsFile) out.push(`  rejected rows (line numbers and errors): ${s.rejectsFile}`);
   if (s.readStoppedAtLine !== undefined) out.push(`  reading stopped at line ${s.readStoppedAtLine}: the rows after it were not imported (see the rejects file)`);
   return out.join('\n');

@@ -10,7 +10,6 @@ import { BulkLinker, type BulkLink } from '../../linkage/backfill.linker';
 import type { ModelParams } from '../../linkage/engine/model.params';
 import { writeBulkLinks } from '../../linkage/bulk-link.writer';
 import { RecordScoringPool } from '../../linkage/record-scoring.pool';
-import type { NormalisedRecord } from '../../linkage/engine/record.types';
 import { ModelStoreService } from '../../linkage/model-store.service';
 import { ProjectionService } from '../../persons/projection.service';
 import { RefoldBatcher } from '../../persons/refold.batcher';
@@ -26,15 +25,15 @@ export const BACKFILL_CHUNK_DEFAULT = 2000;
 /** Person and key locks of one chunk must fit PostgreSQL's shared lock table (64 per connection by default). */
 export const BACKFILL_CHUNK_MAX = 5000;
 
-export type BackfillPhase = 'accept' | 'seed' | 'apply';
+export type BackfillPhase = 'accept' | 'seed' | 'apply' | 'refold';
 
 export interface BackfillProgress {
   /** The source whose file is being backfilled. */
   source: string;
   phase: BackfillPhase;
-  /** accept: the import's counts; seed: linked records loaded; apply: events applied. */
+  /** accept: the import's counts; seed: linked records loaded; apply: events applied; refold: persons refolded. */
   done: number;
-  /** apply: pending events when the phase began; seed: linked records. */
+  /** apply: pending events when the phase began; seed: linked records; refold: persons due. */
   total: number;
   records: number;
   linked: number;
@@ -50,7 +49,7 @@ export interface BackfillSummary extends ImportSummary {
     linked: number;
     /** Persons created. */
     newPersons: number;
-    /** Persons refolded (read model). */
+    /** Persons this file's chunks touched, refolded once at the end of the run (a person touched by several files counts in each). */
     refolded: number;
     reviewTasks: number;
     chunks: number;
@@ -58,6 +57,8 @@ export interface BackfillSummary extends ImportSummary {
     modelVersion: string;
     /** accept: the accept phase's own time; acceptWait: how long the run waited for it (less when it ran in a thread while the file before linked). */
     phasesMs: { accept: number; acceptWait: number; seed: number; apply: number };
+    /** On the run's last summary: the read model's refold of every person the run touched, each once. */
+    runRefold?: { persons: number; ms: number };
   };
 }
 
@@ -184,6 +185,9 @@ SELECT id::text AS id, record_id FROM ins`;
 const PROGRESS_EVERY_MS = 500;
 /** Records linked per write statement. */
 const LINK_SLICE = 250;
+/** The final refold: persons per transaction, and transactions at a time. */
+const REFOLD_BATCH = 1000;
+const REFOLD_LANES = 2;
 
 /**
  * `import --backfill`: the file goes into the inbox exactly as `import` puts it there (same
@@ -192,8 +196,8 @@ const LINK_SLICE = 250;
  * events as the worker's apply stores them, the changed records linked one by one in order by the
  * in-memory BulkLinker (the service's steps over a copy of the linked base), the decisions, links,
  * keys, persons and review tasks written with set-based statements, the touched persons recorded
- * as due, one audit entry, and the applied marks; after the commit the touched persons are refolded
- * by the RefoldBatcher while the next chunk runs. A rerun skips applied rows. runFiles() takes
+ * as due, one audit entry, and the applied marks. After the last file, every touched person is
+ * refolded once (refoldAll). A rerun skips applied rows. runFiles() takes
  * several sources' files in one run: the base is loaded once, and each next file is accepted in a
  * worker thread while the one before links.
  *
@@ -237,6 +241,10 @@ export class BackfillService {
     await this.preflight(files, opts.format);
     const { onBackfillProgress, onFile, onProgress, chunkSize: _c, ...importOpts } = opts;
     let base: { linker: BulkLinker; pool: RecordScoringPool } | undefined;
+    // Persons touched by any chunk: refolded once, after the last file (a person with records
+    // in several files would otherwise be refolded once per file). Their due rows are committed
+    // with each chunk, so a run that fails first leaves them to the workers' sweep.
+    const due = new Set<string>();
     let foreground = 0;
     const out: BackfillSummary[] = [];
     // The next file's accept, in a worker thread while this file links (another source only: rows
@@ -284,9 +292,15 @@ export class BackfillService {
           sum.phasesMs.seed = Date.now() - t1;
         }
         sum.modelVersion = base.linker.model.version;
-        await this.applySource(source.id, f.source, chunkSize, base.linker, base.pool, sum, tick);
+        await this.applySource(source.id, f.source, chunkSize, base.linker, base.pool, sum, due, tick);
         out.push({ ...imported, backfill: sum });
         if (imported.readStoppedAtLine !== undefined) break;
+      }
+      if (out.length) {
+        const last = out[out.length - 1];
+        const t = Date.now();
+        await this.refoldAll([...due], progressTicker(last.source, opts.onBackfillProgress));
+        last.backfill.runRefold = { persons: due.size, ms: Date.now() - t };
       }
     } finally {
       // A failed run lets the accept in flight finish (its rows are accepted, as by an interrupted run).
@@ -319,8 +333,9 @@ export class BackfillService {
     const [{ n: baseCount }] = await this.db.query<{ n: string }[]>(`SELECT count(*) AS n FROM linkage_record`);
     let after = '0';
     for (;;) {
-      const rows = await this.db.query<{ id: string; person_id: string; normalised: NormalisedRecord; locked: boolean }[]>(
-        `SELECT source_record_id::text AS id, person_id::text AS person_id, normalised, locked FROM linkage_record
+      // The JSON as text: the deciding copy keeps it so, and the scoring thread parses its own.
+      const rows = await this.db.query<{ id: string; person_id: string; normalised: string; locked: boolean }[]>(
+        `SELECT source_record_id::text AS id, person_id::text AS person_id, normalised::text AS normalised, locked FROM linkage_record
           WHERE source_record_id > $1 ORDER BY source_record_id LIMIT 20000`,
         [after],
       );
@@ -338,10 +353,10 @@ export class BackfillService {
     return linker;
   }
 
-  /** Phase 3: the source's pending events in chunks, in inbox order. */
+  /** Phase 3: the source's pending events in chunks, in inbox order; `due` gains each chunk's persons. */
   private async applySource(
     sourceId: string, sourceCode: string, chunkSize: number, linker: BulkLinker, pool: RecordScoringPool, sum: BackfillSummary['backfill'],
-    tick: (p: Omit<BackfillProgress, 'source'>, force?: boolean) => void,
+    due: Set<string>, tick: (p: Omit<BackfillProgress, 'source'>, force?: boolean) => void,
   ): Promise<void> {
     const t0 = Date.now();
     const [{ n: pendingCount }] = await this.db.query<{ n: string }[]>(
@@ -352,31 +367,52 @@ export class BackfillService {
       tick({ phase: 'apply', done: sum.applied, total: Number(pendingCount), records, linked: sum.linked, persons: sum.newPersons, elapsedMs: Date.now() - t0 }, force);
     let records = 0;
     let cursor = '0';
-    // A chunk's persons are refolded after its commit, on another connection, while the next chunk
-    // links; at most one refold is outstanding, and the file ends when the last one committed.
-    let refolding: Promise<void> = Promise.resolve();
-    try {
-      for (;;) {
-        await this.assertNoWorkers();
-        const res = await this.db.transaction((em) => this.chunk(em, sourceId, sourceCode, cursor, chunkSize, linker, pool, sum));
-        if (!res) break;
-        cursor = res.lastId;
-        records += res.records;
-        sum.chunks += 1;
-        await refolding;
-        refolding = this.refolds.refresh(res.persons);
-        // Marked handled so a failure while the next chunk runs is not an unhandled rejection; it is awaited above or below.
-        refolding.catch(() => undefined);
-        progress();
-      }
-      await refolding;
-    } catch (err) {
-      // The chunk's error is the one to report; the refold in flight is let finish (its due rows stay if it fails).
-      await refolding.catch(() => undefined);
-      throw err;
+    for (;;) {
+      await this.assertNoWorkers();
+      const res = await this.db.transaction((em) => this.chunk(em, sourceId, sourceCode, cursor, chunkSize, linker, pool, sum));
+      if (!res) break;
+      cursor = res.lastId;
+      records += res.records;
+      sum.chunks += 1;
+      for (const p of res.persons) due.add(p);
+      progress();
     }
     progress(true);
     sum.phasesMs.apply = Date.now() - t0;
+  }
+
+  /**
+   * Phase 4, once per run: the touched persons refolded through the projection, in transactions
+   * of REFOLD_BATCH persons, REFOLD_LANES at a time on their own connections (disjoint persons, so
+   * they do not wait on each other; one folds here while the other's statements run). Each
+   * publishes its familiar-list changes after its commit. On a failure the other lane stops after
+   * its transaction; the persons not refolded keep their due rows for the workers' sweep.
+   */
+  private async refoldAll(ids: readonly string[], tick: (p: Omit<BackfillProgress, 'source'>, force?: boolean) => void): Promise<void> {
+    const t0 = Date.now();
+    let next = 0;
+    let done = 0;
+    let failed = false;
+    const progress = (force = false): void =>
+      tick({ phase: 'refold', done, total: ids.length, records: 0, linked: 0, persons: 0, elapsedMs: Date.now() - t0 }, force);
+    const lane = async (): Promise<void> => {
+      while (!failed && next < ids.length) {
+        const batch = ids.slice(next, next + REFOLD_BATCH);
+        next += batch.length;
+        try {
+          await this.refolds.refoldNow(batch);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+        done += batch.length;
+        progress();
+      }
+    };
+    const lanes = await Promise.allSettled(Array.from({ length: REFOLD_LANES }, lane));
+    const err = lanes.find((l) => l.status === 'rejected');
+    if (err) throw err.reason;
+    progress(true);
   }
 
   /**

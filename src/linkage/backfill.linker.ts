@@ -1,4 +1,4 @@
-import { addKeyHit, blockingKeys, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, isKeyCapped, pickCandidates, type KeyHits } from './engine/blocking.rules';
+import { blockingKeys, DEFAULT_CANDIDATE_LIMIT, DEFAULT_KEY_CAP, DEFAULT_SELECTIVE_KEY, isCandidate, isKeyCapped, keyEvidence } from './engine/blocking.rules';
 import { foldCandidate, type PersonBest } from './engine/candidate.score';
 import { decide, type CandidatePerson, type StewardConstraints } from './engine/link.decide';
 import type { ModelParams } from './engine/model.params';
@@ -61,7 +61,19 @@ const pid = (id: string): string => `p:${id}`;
  */
 export class BulkLinker {
   private readonly records = new Map<string, Held>();
-  private readonly keyIndex = new Map<string, string[]>();
+  /** Key → the slots of the records holding it (see slotOf). */
+  private readonly keyIndex = new Map<string, number[]>();
+  /** A dense number per record id, for the key index and the per-candidate tallies below. */
+  private readonly slots = new Map<string, number>();
+  private readonly slotId: string[] = [];
+  private readonly slotNum: number[] = [];
+  // Per-slot tallies of candidatesOf (addKeyHit's KeyHits), valid where stamp === tally: no map
+  // or object per reached record, which at a million records is thousands per linked record.
+  private tally = 0;
+  private stamp = new Int32Array(1024);
+  private hitShared = new Int32Array(1024);
+  private hitSmallest = new Int32Array(1024);
+  private hitEvidence = new Float64Array(1024);
   private readonly personSize = new Map<string, number>();
   private readonly first = new Map<string, number>();
   private readonly last = new Map<string, number>();
@@ -169,6 +181,12 @@ export class BulkLinker {
     return this.decideAndPut(recordId, rec, s.json, s.keys, held, prev, this.tfOf(rec), s.scored);
   }
 
+  /** The candidates link() would score for a record not yet in the copy, in record-id order. */
+  candidatesFor(recordId: string, demographics: Omit<RawPersonRecord, 'id'>): string[] {
+    if (this.records.has(recordId)) throw new Error(`record ${recordId} is in the copy: its own keys would count`);
+    return this.candidatesOf(blockingKeys(normaliseRecord({ ...demographics, id: recordId }))).sort((a, b) => Number(a) - Number(b));
+  }
+
   /** Candidates in record-id order, as the service scores them (ties within a person go to the lower id). */
   private score(rec: NormalisedRecord, tf: TermFrequencies, candidateIds: readonly string[]): CandidateScore[] {
     const out: CandidateScore[] = [];
@@ -225,18 +243,62 @@ export class BulkLinker {
     return neutralForUnseen(this.tfFor(rec), rec, this.model);
   }
 
-  /** The service's candidate rule over the copy's key index (the record's own entries already removed). */
+  /**
+   * The service's candidate rule over the copy's key index (the record's own entries already
+   * removed): addKeyHit and pickCandidates of blocking.rules, on per-slot arrays.
+   */
   private candidatesOf(keys: readonly string[]): string[] {
     if (!this.indexKeys) throw new Error('this copy has no key index: pass the candidates, or use linkScored()');
     // Usable keys (not over the cap) shared with the record, two of them or one selective one.
-    const shared = new Map<string, KeyHits>();
+    const t = ++this.tally;
+    const reached: number[] = [];
     for (const k of new Set(keys)) {
       const ids = this.keyIndex.get(k);
       if (!ids || isKeyCapped(ids.length, this.keyCap)) continue;
-      for (const id of ids) addKeyHit(shared, id, ids.length);
+      const n = ids.length;
+      const ev = keyEvidence(n);
+      for (const s of ids) {
+        if (this.stamp[s] !== t) {
+          this.stamp[s] = t;
+          this.hitShared[s] = 1;
+          this.hitSmallest[s] = n;
+          this.hitEvidence[s] = ev;
+          reached.push(s);
+        } else {
+          this.hitShared[s] += 1;
+          if (n < this.hitSmallest[s]) this.hitSmallest[s] = n;
+          this.hitEvidence[s] += ev;
+        }
+      }
     }
+    const picked = reached.filter((s) => isCandidate(this.hitShared[s], this.hitSmallest[s], this.selective));
     // At most DEFAULT_CANDIDATE_LIMIT by shared-key evidence, ties to the lower record id (as the service).
-    return pickCandidates(shared, (a, b) => Number(a) - Number(b), this.selective);
+    if (picked.length > DEFAULT_CANDIDATE_LIMIT) {
+      picked.sort((a, b) => this.hitEvidence[b] - this.hitEvidence[a] || this.slotNum[a] - this.slotNum[b]);
+      picked.length = DEFAULT_CANDIDATE_LIMIT;
+    }
+    return picked.map((s) => this.slotId[s]);
+  }
+
+  private slotOf(recordId: string): number {
+    let s = this.slots.get(recordId);
+    if (s !== undefined) return s;
+    s = this.slotId.length;
+    this.slots.set(recordId, s);
+    this.slotId.push(recordId);
+    this.slotNum.push(Number(recordId));
+    if (s >= this.stamp.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.stamp = grow(this.stamp, (n) => new Int32Array(n));
+      this.hitShared = grow(this.hitShared, (n) => new Int32Array(n));
+      this.hitSmallest = grow(this.hitSmallest, (n) => new Int32Array(n));
+      this.hitEvidence = grow(this.hitEvidence, (n) => new Float64Array(n));
+    }
+    return s;
   }
 
   private tfFor(rec: NormalisedRecord): TermFrequencies {
@@ -270,10 +332,11 @@ export class BulkLinker {
     this.records.set(recordId, h);
     this.personSize.set(h.personId, (this.personSize.get(h.personId) ?? 0) + 1);
     if (!this.indexKeys) return;
+    const slot = this.slotOf(recordId);
     for (const k of this.keysOf(h)) {
       const ids = this.keyIndex.get(k);
-      if (ids) ids.push(recordId);
-      else this.keyIndex.set(k, [recordId]);
+      if (ids) ids.push(slot);
+      else this.keyIndex.set(k, [slot]);
     }
   }
 
@@ -283,9 +346,10 @@ export class BulkLinker {
     if (left > 0) this.personSize.set(h.personId, left);
     else this.personSize.delete(h.personId);
     if (!this.indexKeys) return;
+    const slot = this.slotOf(recordId);
     for (const k of this.keysOf(h)) {
       const ids = this.keyIndex.get(k);
-      const at = ids ? ids.indexOf(recordId) : -1;
+      const at = ids ? ids.indexOf(slot) : -1;
       if (at >= 0) ids!.splice(at, 1);
     }
   }

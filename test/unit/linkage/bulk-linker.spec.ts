@@ -1,4 +1,5 @@
 import { BulkLinker } from '../../../src/linkage/backfill.linker';
+import { addKeyHit, blockingKeys, isCandidate, isKeyCapped, pickCandidates, type KeyHits } from '../../../src/linkage/engine/blocking.rules';
 import { defaultModel } from '../../../src/linkage/engine/model.params';
 import { generatePopulation } from '../../../src/linkage/engine/population.generate';
 import { normaliseRecord } from '../../../src/linkage/engine/record.normalise';
@@ -53,6 +54,41 @@ describe('BulkLinker: scoring in one copy, deciding in another', () => {
     expect(linked).toBeGreaterThan(work.length / 10);
     expect(moved).toBeGreaterThan(0);
     expect(decider.size).toBe(reference.size);
+  });
+
+  it("the copy's candidates are blocking.rules' addKeyHit + pickCandidates over the other records' keys", () => {
+    const model = defaultModel();
+    const counter = (): (() => string) => { let n = 0; return () => `p${++n}`; };
+    // A small key cap and selective bound, so capped keys, single selective keys and the
+    // candidate limit (ties to the lower id) all occur in 700 persons.
+    const [cap, selective] = [30, 3];
+    const indexed = new BulkLinker(model, counter(), cap, selective);
+    const given = new BulkLinker(model, counter(), cap, selective, false);
+    const index = new Map<string, string[]>();
+    const keysOf = new Map<string, string[]>();
+    const recs = population();
+    // Twenty near-copies of one record (new ids): more than the candidate limit share its keys.
+    const copies = Array.from({ length: 20 }, (_, i) => ({ id: String(recs.length + 1 + i), d: { ...recs[0].d, phone: undefined, ssn: undefined } }));
+    const work = [...recs, ...copies, ...recs.filter((_, i) => i % 20 === 0).map((r) => ({ id: r.id, d: { ...r.d, lastName: `${r.d.lastName ?? ''}S` } }))];
+    let limited = 0;
+    for (const r of work) {
+      // The reference: the record's own entries out, then every usable key's other records.
+      for (const k of keysOf.get(r.id) ?? []) index.set(k, index.get(k)!.filter((x) => x !== r.id));
+      const keys = blockingKeys(normaliseRecord({ ...r.d, id: r.id }));
+      const hits = new Map<string, KeyHits>();
+      for (const k of new Set(keys)) {
+        const ids = index.get(k) ?? [];
+        if (ids.length === 0 || isKeyCapped(ids.length, cap)) continue;
+        for (const id of ids) addKeyHit(hits, id, ids.length);
+      }
+      const expected = pickCandidates(hits, (a, b) => Number(a) - Number(b), selective);
+      if ([...hits.values()].filter((h) => isCandidate(h.shared, h.smallest, selective)).length > expected.length) limited += 1;
+      if (!keysOf.has(r.id)) expect(indexed.candidatesFor(r.id, r.d)).toEqual([...expected].sort((a, b) => Number(a) - Number(b)));
+      expect(indexed.link(r.id, r.d)).toEqual(given.link(r.id, r.d, expected));
+      keysOf.set(r.id, keys);
+      for (const k of keys) index.set(k, [...(index.get(k) ?? []), r.id]);
+    }
+    expect(limited).toBeGreaterThan(0);
   });
 
   it('a copy without a key index refuses link() without candidates', () => {
